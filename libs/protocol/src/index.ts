@@ -1,1 +1,4 @@
-export const PROTOCOL_VERSION = 1;
+export * from './envelope.js';
+export * from './events.js';
+export * from './messages.js';
+export * from './requests.js';

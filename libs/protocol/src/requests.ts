@@ -1,0 +1,56 @@
+import type { MessageKind } from './messages.js';
+import type { RoomInfoEvent } from './events.js';
+
+export interface HelloData {
+  device_id: string;
+  identity: string;
+  room_id?: string;
+  token?: string;
+  /** room_id -> last seq seen */
+  resume?: Record<string, number>;
+}
+
+export interface RoomJoinData {
+  room_id: string;
+}
+export interface RoomJoinAck {
+  room_id: string;
+  total_clients: number;
+  last_seq: number;
+}
+export interface RoomLeaveData {
+  room_id: string;
+}
+export interface RoomCreateData {
+  room_id?: string;
+  name?: string;
+  max_clients?: number;
+}
+export interface QueryRoomData {
+  room_id?: string;
+}
+export interface MessageSendData {
+  room_id?: string;
+  to_device_id?: string;
+  kind: MessageKind;
+  content: unknown;
+  mentions?: string[];
+}
+export interface MessageSendAck {
+  message_id: string;
+  seq?: number;
+  ts: number;
+}
+
+/**
+ * Requests the server answers, by `type`: what `data` carries and what the ack carries.
+ * `query_room` is answered by a `room_info` event with the request id instead of an ack.
+ */
+export interface RequestMap {
+  'room.join': { data: RoomJoinData; ack: RoomJoinAck };
+  'room.leave': { data: RoomLeaveData; ack: { room_id: string } };
+  'room.create': { data: RoomCreateData; ack: { room_id: string } };
+  query_room: { data: QueryRoomData; ack: RoomInfoEvent };
+  'message.send': { data: MessageSendData; ack: MessageSendAck };
+}
+export type RequestType = keyof RequestMap;

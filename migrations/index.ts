@@ -1,0 +1,4 @@
+import { InitialSchema1763800000000 } from './1763800000000-InitialSchema.js';
+
+/** Every migration, in order. Listed explicitly so the same array works compiled and under the test runner. */
+export const MIGRATIONS = [InitialSchema1763800000000];

@@ -1,0 +1,41 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { EventEmitterModule } from '@nestjs/event-emitter';
+import { AdminModule } from './admin/admin.module.js';
+import { AuditModule } from './audit/audit.module.js';
+import { AuthModule } from './auth/auth.module.js';
+import type { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
+import { DevicesModule } from './devices/devices.module.js';
+import { GatewayModule } from './gateway/gateway.module.js';
+import { HealthModule } from './health/health.module.js';
+import { MessagingModule } from './messaging/messaging.module.js';
+import { MetricsModule } from './metrics/metrics.module.js';
+import { PersistenceModule } from './persistence/persistence.module.js';
+import { PresenceModule } from './presence/presence.module.js';
+import { RedisModule } from './redis/redis.module.js';
+import { RoomsModule } from './rooms/rooms.module.js';
+
+/**
+ * The process is composed from its role: a gateway (sockets, admin API) and/or workers
+ * (queue processors). Every swap between embedded and Redis/MySQL implementations happens
+ * inside the module that owns the port, from the same AppConfig.
+ */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    const gateway = config.runsGateway
+      ? [AuthModule, PresenceModule, RoomsModule, DevicesModule, MessagingModule, AuditModule, GatewayModule, AdminModule, HealthModule]
+      : [];
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        EventEmitterModule.forRoot({ wildcard: false }),
+        RedisModule.forRoot(config),
+        PersistenceModule.forRoot(config),
+        MetricsModule,
+        ...gateway,
+      ],
+    };
+  }
+}

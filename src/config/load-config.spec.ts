@@ -1,0 +1,50 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './load-config.js';
+
+describe('loadConfig', () => {
+  it('applies the contract defaults', () => {
+    const c = loadConfig({});
+    expect(c.PORT).toBe(8080);
+    expect(c.DATABASE_URL).toBe('sqlite:./data/roomcast.sqlite');
+    expect(c.embedded).toBe(true);
+    expect(c.authAnonymous).toBe(true);
+    expect(c.HEARTBEAT_MS).toBe(30000);
+    expect(c.MAX_PAYLOAD_BYTES).toBe(65536);
+  });
+
+  it('converts numbers and booleans from strings', () => {
+    const c = loadConfig({ PORT: '9000', TRUST_PROXY: 'true', REDIS_URL: 'redis://127.0.0.1:6379/0' });
+    expect(c.PORT).toBe(9000);
+    expect(c.TRUST_PROXY).toBe(true);
+    expect(c.embedded).toBe(false);
+  });
+
+  it('names the bad key', () => {
+    expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://x' })).toThrow(/DATABASE_URL/);
+    expect(() => loadConfig({ TRUST_PROXY: 'maybe' })).toThrow(ConfigError);
+  });
+
+  it('turns anonymous access off by default once a JWT key is set', () => {
+    expect(loadConfig({ JWT_SECRET: 'a-long-enough-secret' }).authAnonymous).toBe(false);
+    expect(loadConfig({ JWT_SECRET: 'a-long-enough-secret', AUTH_ANONYMOUS: 'true' }).authAnonymous).toBe(true);
+  });
+
+  it('refuses split roles without Redis', () => {
+    expect(() => loadConfig({ ROLE: 'worker' })).toThrow(/ROLE/);
+  });
+
+  it('reads a YAML file under the environment', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rc-config-'));
+    const file = join(dir, 'roomcast.yaml');
+    writeFileSync(file, 'port: 7000\nheartbeat_ms: 5000\n');
+    const c = loadConfig({ CONFIG_FILE: file, PORT: '7100' });
+    expect(c.PORT).toBe(7100);
+    expect(c.HEARTBEAT_MS).toBe(5000);
+    writeFileSync(file, 'no_such_key: 1\n');
+    expect(() => loadConfig({ CONFIG_FILE: file })).toThrow(/no_such_key/);
+  });
+});

@@ -1,0 +1,31 @@
+import type { INestApplicationContext } from '@nestjs/common';
+import { WsAdapter } from '@nestjs/platform-ws';
+import type { AppConfig } from '../config/app-config.js';
+
+/**
+ * The stock WsAdapter, minus its `{event,data}` message routing: Roomcast frames are
+ * `{type,id,data}` and are routed by the gateway's FrameRouter, which attaches its own
+ * listener per socket. The frame size limit comes from configuration (ws closes with 1009).
+ */
+export class RoomcastWsAdapter extends WsAdapter {
+  constructor(
+    app: INestApplicationContext,
+    private readonly config: AppConfig,
+  ) {
+    super(app);
+  }
+
+  override create(port: number, options: Record<string, unknown> & { path?: string } = {}) {
+    return super.create(port, {
+      ...options,
+      maxPayload: this.config.MAX_PAYLOAD_BYTES,
+      // Per-message deflate costs CPU and memory per socket; fan-out servers leave it off.
+      perMessageDeflate: false,
+      clientTracking: false,
+    });
+  }
+
+  override bindMessageHandlers(): void {
+    // Routing is the gateway's (FrameRouter); nothing to bind here.
+  }
+}

@@ -1,0 +1,101 @@
+import type { JobsOptions } from 'bullmq';
+import type { AppConfig } from '../config/app-config.js';
+
+/**
+ * Every queue and job of the system, in one typed place. Start-up fails when a job has no
+ * handler (JobHandlerRegistry), so adding a job here forces someone to process it.
+ */
+export enum QueueName {
+  Messages = 'messages',
+  Audit = 'audit',
+}
+
+export enum JobName {
+  PersistMessage = 'message.persist',
+  ConnectionOpened = 'connection.opened',
+  ConnectionClosed = 'connection.closed',
+  DeviceSeen = 'device.seen',
+  RoomQueried = 'room.queried',
+}
+
+export interface PersistMessageJob {
+  messageId: string;
+  roomId: string | null;
+  toDeviceId: string | null;
+  fromDeviceId: string;
+  fromIdentity: string;
+  kind: string;
+  /** JSON text of the content. */
+  content: string;
+  mentions: string[] | null;
+  seq: number | null;
+  clientMsgId: string | null;
+  /** ms since epoch */
+  sentAt: number;
+}
+
+export interface ConnectionJob {
+  sessionId: string;
+  deviceId: string;
+  roomId: string | null;
+  identity: string;
+  clientIp: string;
+  nodeId: string;
+  connectedAt: number;
+  disconnectedAt: number | null;
+  closeCode: number | null;
+}
+
+export interface DeviceSeenJob {
+  deviceId: string;
+  identity: string;
+  roomId: string | null;
+  at: number;
+}
+
+export interface RoomQueriedJob {
+  roomId: string;
+  deviceId: string;
+  totalClients: number;
+  queriedAt: number;
+}
+
+export interface JobPayloads {
+  [JobName.PersistMessage]: PersistMessageJob;
+  [JobName.ConnectionOpened]: ConnectionJob;
+  [JobName.ConnectionClosed]: ConnectionJob;
+  [JobName.DeviceSeen]: DeviceSeenJob;
+  [JobName.RoomQueried]: RoomQueriedJob;
+}
+
+export const JOB_QUEUE: Record<JobName, QueueName> = {
+  [JobName.PersistMessage]: QueueName.Messages,
+  [JobName.ConnectionOpened]: QueueName.Audit,
+  [JobName.ConnectionClosed]: QueueName.Audit,
+  [JobName.DeviceSeen]: QueueName.Audit,
+  [JobName.RoomQueried]: QueueName.Audit,
+};
+
+/**
+ * Concurrency per queue. The message writer batches the jobs it holds at once, so its
+ * concurrency is the batch size: that many jobs wait together for one INSERT.
+ */
+export function queueConcurrency(config: AppConfig): Record<QueueName, number> {
+  return { [QueueName.Messages]: config.MESSAGE_BATCH_SIZE, [QueueName.Audit]: 50 };
+}
+
+/** Retry policy shared by both drivers (BullMQ and in-process). */
+export function jobDefaults(config: AppConfig): JobsOptions {
+  return {
+    attempts: config.JOB_ATTEMPTS,
+    backoff: { type: 'exponential', delay: config.JOB_BACKOFF_MS },
+    removeOnComplete: { count: 1000 },
+    // Jobs that exhaust their attempts stay in the failed set: that set is the dead letter.
+    removeOnFail: false,
+  };
+}
+
+/** Delay before attempt n+1 after n failed attempts (n ≥ 1), as BullMQ's exponential backoff computes it. */
+export function backoffDelay(config: AppConfig, attemptsMade: number): number {
+  return Math.round(2 ** (attemptsMade - 1) * config.JOB_BACKOFF_MS);
+}

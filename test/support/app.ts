@@ -1,0 +1,70 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startApp, type RunningApp } from '../../src/bootstrap.js';
+import type { AppConfig } from '../../src/config/app-config.js';
+import { loadConfig } from '../../src/config/load-config.js';
+import { provisionServices, type Mode, type Services } from './services.js';
+
+export interface TestServer extends RunningApp {
+  url: string;
+  wsUrl: string;
+  config: AppConfig;
+  mode: Mode;
+  /** Stops the app and removes its database, files and Redis keys. */
+  stop(): Promise<void>;
+}
+
+export interface TestEnvironment {
+  mode: Mode;
+  /** Environment variables for a server in this mode (database, Redis, prefix). */
+  env: Record<string, string>;
+  dispose(): Promise<void>;
+}
+
+/** A private database (SQLite file, or MySQL database + Redis prefix) for one test file. */
+export async function testEnvironment(mode: Mode): Promise<TestEnvironment> {
+  if (mode === 'embedded') {
+    const dir = mkdtempSync(join(tmpdir(), 'roomcast-test-'));
+    return {
+      mode,
+      env: { DATABASE_URL: `sqlite:${join(dir, 'roomcast.sqlite')}` },
+      dispose: async () => rmSync(dir, { recursive: true, force: true }),
+    };
+  }
+  const services: Services = await provisionServices();
+  return {
+    mode,
+    env: { DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, REDIS_PREFIX: services.redisPrefix },
+    dispose: () => services.dispose(),
+  };
+}
+
+/**
+ * Starts a real server on a free port. `env` adds to (and overrides) the environment's
+ * variables, as an operator's environment would.
+ */
+export async function startTestServer(environment: TestEnvironment, env: Record<string, string> = {}): Promise<TestServer> {
+  const config = loadConfig({
+    PORT: '0',
+    LOG_LEVEL: 'error',
+    ADMIN_TOKEN: 'test-admin-token',
+    STATUS_INTERVAL_MS: '0',
+    NODE_ID: `test-${process.pid}`,
+    JOB_BACKOFF_MS: '50',
+    ...environment.env,
+    ...env,
+  });
+  const running = await startApp(config);
+  const url = running.url!;
+  return {
+    ...running,
+    url,
+    wsUrl: `${url.replace('http', 'ws')}/ws`,
+    config,
+    mode: environment.mode,
+    stop: () => running.close(),
+  };
+}
+
+export const ADMIN_TOKEN = 'test-admin-token';
