@@ -11,5 +11,8 @@ export default defineConfig({
   test: {
     globals: false,
     include: ['src/**/*.spec.ts', 'libs/**/*.spec.ts', 'test/**/*.test.ts'],
+    // End-to-end tests start real servers and talk to MySQL/Redis.
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
   },
 });

@@ -1,4 +1,4 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, type Type } from '@nestjs/common';
 import { EventEmitterModule } from '@nestjs/event-emitter';
 import { AdminModule } from './admin/admin.module.js';
 import { AuditModule } from './audit/audit.module.js';
@@ -22,7 +22,8 @@ import { RoomsModule } from './rooms/rooms.module.js';
  */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig): DynamicModule {
+  /** `extensions`: a backend team's own modules (frame handlers, event listeners), see docs/extending.md. */
+  static forRoot(config: AppConfig, extensions: Array<Type | DynamicModule> = []): DynamicModule {
     const gateway = config.runsGateway
       ? [AuthModule, PresenceModule, RoomsModule, DevicesModule, MessagingModule, AuditModule, GatewayModule, AdminModule, HealthModule]
       : [];
@@ -35,6 +36,7 @@ export class AppModule {
         PersistenceModule.forRoot(config),
         MetricsModule,
         ...gateway,
+        ...extensions,
       ],
     };
   }

@@ -1,4 +1,4 @@
-import type { INestApplication, INestApplicationContext } from '@nestjs/common';
+import type { DynamicModule, INestApplication, INestApplicationContext, Type } from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AppModule } from './app.module.js';
@@ -17,22 +17,28 @@ export interface RunningApp {
  * Creates and starts the process for its role: HTTP + WebSocket (+ workers when ROLE=all),
  * or workers alone (ROLE=worker, no sockets and no HTTP). Used by main.ts and by the tests.
  */
-export async function startApp(config: AppConfig): Promise<RunningApp> {
+export async function startApp(config: AppConfig, extensions: Array<Type | DynamicModule> = []): Promise<RunningApp> {
   const levels = (['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const).slice(
     0,
     ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'].indexOf(config.LOG_LEVEL) + 1,
   );
   if (!config.runsGateway) {
-    const app = await NestFactory.createApplicationContext(AppModule.forRoot(config), { logger: [...levels] });
+    const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, extensions), { logger: [...levels] });
     return { app, close: () => app.close() };
   }
-  const app: INestApplication = await NestFactory.create(AppModule.forRoot(config), {
+  const app: INestApplication = await NestFactory.create(AppModule.forRoot(config, extensions), {
     logger: [...levels],
     bufferLogs: false,
   });
   app.useWebSocketAdapter(new RoomcastWsAdapter(app, config));
   setUpHttp(app, config);
-  await app.listen(config.PORT, '0.0.0.0');
+  try {
+    await app.listen(config.PORT, '0.0.0.0');
+  } catch (err) {
+    // A failed boot (bad handler registry, port taken) must not leave connections open.
+    await app.close().catch(() => undefined);
+    throw err;
+  }
   const address = app.getHttpServer().address() as { port: number };
   new Logger('Roomcast').log(
     `node ${config.NODE_ID} listening on :${address.port} (${config.embedded ? 'embedded' : 'redis'} mode, role ${config.ROLE})`,

@@ -4,7 +4,11 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from './config/app-config.js';
 import { RoomcastErrorFilter } from './admin/roomcast-error.filter.js';
 
-/** HTTP concerns shared by every route: body validation, error mapping, Swagger at /docs. */
+/**
+ * HTTP concerns shared by every route: validation of bodies, queries and params (unknown
+ * fields refused), one error shape (RoomcastErrorFilter), Swagger UI at /docs and the
+ * OpenAPI document at /docs-json.
+ */
 export function setUpHttp(app: INestApplication, config: AppConfig): void {
   if (config.TRUST_PROXY) {
     (app.getHttpAdapter().getInstance() as { set(k: string, v: unknown): void }).set('trust proxy', true);
@@ -19,7 +23,14 @@ export function setUpHttp(app: INestApplication, config: AppConfig): void {
       .setTitle('Roomcast admin API')
       .setDescription('Operate rooms, clients, messages and queues. The WebSocket protocol is described in docs/protocol.md.')
       .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'ADMIN_TOKEN' }, 'admin')
+      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the server (admin API only)' }, 'admin')
+      .addTag('node', 'This node: stats, and `system` announcements to connected clients')
+      .addTag('rooms', 'Rooms, their members and their stored messages')
+      .addTag('clients', 'Live connections of this node: list and kick')
+      .addTag('devices', 'Recorded connections of a device (audit)')
+      .addTag('queues', 'Persistence queues: depth, dead letters, retry')
+      .addTag('health', 'Probes (no token): liveness, and readiness with per-dependency detail')
+      .addTag('observability', 'Prometheus metrics (no token)')
       .build(),
   );
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });

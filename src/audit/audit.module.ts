@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuditService } from './audit.service.js';
 
-@Module({})
+@Module({ providers: [AuditService] })
 export class AuditModule {}

@@ -1,4 +1,5 @@
 import { Module } from '@nestjs/common';
+import { AuthService } from './auth.service.js';
 
-@Module({})
+@Module({ providers: [AuthService], exports: [AuthService] })
 export class AuthModule {}

@@ -36,8 +36,15 @@ export interface MembershipEvent {
 
 export interface MessageCreatedEvent {
   message: MessagePayload;
+  /** The sending session: it has the ack and is not sent the message again. */
+  sessionId: string;
   /** The client's own id of the send, when it gave one. */
   requestId?: string;
+  /**
+   * Room-manager relays: the frame exactly as the client sent it, which is what the other
+   * members receive (instead of a `message` event).
+   */
+  relayFrame?: string;
 }
 
 export interface RoomQueriedEvent {

@@ -1,4 +1,35 @@
 import { Module } from '@nestjs/common';
+import { DiscoveryModule } from '@nestjs/core';
+import { AuthModule } from '../auth/auth.module.js';
+import { DevicesModule } from '../devices/devices.module.js';
+import { MessagingModule } from '../messaging/messaging.module.js';
+import { PresenceModule } from '../presence/presence.module.js';
+import { RoomsModule } from '../rooms/rooms.module.js';
+import { ConnectionRegistry } from './connection-registry.js';
+import { DeliveryService } from './delivery.service.js';
+import { FrameRouter } from './frame-router.js';
+import { GatewayMetrics } from './gateway.metrics.js';
+import { MessagingHandlers } from './handlers/messaging.handlers.js';
+import { PingHandler } from './handlers/ping.handler.js';
+import { RoomsHandlers } from './handlers/rooms.handlers.js';
+import { HandshakeService } from './handshake.service.js';
+import { RoomcastGateway } from './roomcast.gateway.js';
+import { SessionsService } from './sessions.service.js';
 
-@Module({})
+@Module({
+  imports: [DiscoveryModule, AuthModule, PresenceModule, RoomsModule, DevicesModule, MessagingModule],
+  providers: [
+    RoomcastGateway,
+    ConnectionRegistry,
+    FrameRouter,
+    HandshakeService,
+    DeliveryService,
+    GatewayMetrics,
+    SessionsService,
+    RoomsHandlers,
+    MessagingHandlers,
+    PingHandler,
+  ],
+  exports: [SessionsService],
+})
 export class GatewayModule {}

@@ -1,5 +1,6 @@
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
+import type { WebSocketServer } from 'ws';
 import type { AppConfig } from '../config/app-config.js';
 
 /**
@@ -23,6 +24,15 @@ export class RoomcastWsAdapter extends WsAdapter {
       perMessageDeflate: false,
       clientTracking: false,
     });
+  }
+
+  /**
+   * Server errors are logged; a client's protocol error (an oversized frame: close 1009,
+   * invalid UTF-8: 1007) is the client's fault and is logged at debug by the gateway.
+   */
+  override bindErrorHandler(server: WebSocketServer): WebSocketServer {
+    server.on('error', (err: Error) => this.logger.error(err));
+    return server;
   }
 
   override bindMessageHandlers(): void {

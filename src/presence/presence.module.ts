@@ -1,4 +1,9 @@
 import { Module } from '@nestjs/common';
+import { PresenceService } from './presence.service.js';
+import { InMemoryPresenceStore, PresenceStore } from './presence.store.js';
 
-@Module({})
+@Module({
+  providers: [PresenceService, { provide: PresenceStore, useClass: InMemoryPresenceStore }],
+  exports: [PresenceService],
+})
 export class PresenceModule {}

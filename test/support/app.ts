@@ -1,3 +1,4 @@
+import type { DynamicModule, Type } from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -44,7 +45,11 @@ export async function testEnvironment(mode: Mode): Promise<TestEnvironment> {
  * Starts a real server on a free port. `env` adds to (and overrides) the environment's
  * variables, as an operator's environment would.
  */
-export async function startTestServer(environment: TestEnvironment, env: Record<string, string> = {}): Promise<TestServer> {
+export async function startTestServer(
+  environment: TestEnvironment,
+  env: Record<string, string> = {},
+  extensions: Array<Type | DynamicModule> = [],
+): Promise<TestServer> {
   const config = loadConfig({
     PORT: '0',
     LOG_LEVEL: 'error',
@@ -55,7 +60,7 @@ export async function startTestServer(environment: TestEnvironment, env: Record<
     ...environment.env,
     ...env,
   });
-  const running = await startApp(config);
+  const running = await startApp(config, extensions);
   const url = running.url!;
   return {
     ...running,

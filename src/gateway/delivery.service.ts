@@ -1,0 +1,60 @@
+import { Injectable } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
+import type { PresenceChangeEvent } from '#protocol';
+import { Lifecycle, type MembershipEvent, type MessageCreatedEvent } from '../common/lifecycle-events.js';
+import { ConnectionRegistry } from './connection-registry.js';
+import { GatewayMetrics } from './gateway.metrics.js';
+
+/**
+ * Turns domain events into frames on this node's sockets. Each frame is serialised once per
+ * event and the same buffer is written to every recipient.
+ */
+@Injectable()
+export class DeliveryService {
+  constructor(
+    private readonly registry: ConnectionRegistry,
+    private readonly metrics: GatewayMetrics,
+  ) {}
+
+  @OnEvent(Lifecycle.MessageCreated)
+  onMessage(event: MessageCreatedEvent): void {
+    const roomId = event.message.room_id;
+    if (!roomId) return;
+    const frame = Buffer.from(event.relayFrame ?? JSON.stringify({ type: 'message', data: event.message }));
+    const sent = this.registry.broadcast(roomId, frame, event.sessionId);
+    this.metrics.framesOut.inc({ type: event.relayFrame ? 'relay' : 'message' }, sent);
+    this.metrics.fanout.observe(sent);
+  }
+
+  @OnEvent(Lifecycle.Joined)
+  onJoined(event: MembershipEvent): void {
+    this.presence('presence.join', event);
+  }
+
+  @OnEvent(Lifecycle.Left)
+  onLeft(event: MembershipEvent): void {
+    this.presence('presence.leave', event);
+  }
+
+  /** Sends a system event to a room's sockets (or every socket when roomId is null); returns the count. */
+  system(roomId: string | null, kind: string, payload: unknown): number {
+    const frame = Buffer.from(JSON.stringify({ type: 'system', data: { kind, payload, ts: Date.now() } }));
+    let sent = 0;
+    if (roomId !== null) {
+      sent = this.registry.broadcast(roomId, frame);
+    } else {
+      for (const conn of this.registry.devices()) {
+        conn.sendRaw(frame);
+        sent++;
+      }
+    }
+    this.metrics.framesOut.inc({ type: 'system' }, sent);
+    return sent;
+  }
+
+  private presence(type: 'presence.join' | 'presence.leave', event: MembershipEvent): void {
+    const data: PresenceChangeEvent = { room_id: event.roomId, device_id: event.deviceId, identity: event.identity };
+    const sent = this.registry.broadcast(event.roomId, Buffer.from(JSON.stringify({ type, data })), event.sessionId);
+    this.metrics.framesOut.inc({ type }, sent);
+  }
+}
