@@ -14,16 +14,26 @@ export function setUpHttp(app: INestApplication, config: AppConfig): void {
     (app.getHttpAdapter().getInstance() as { set(k: string, v: unknown): void }).set('trust proxy', true);
   }
   app.useGlobalPipes(
-    new ValidationPipe({ whitelist: true, forbidNonWhitelisted: true, transform: true, transformOptions: { enableImplicitConversion: true } }),
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      transformOptions: { enableImplicitConversion: true },
+    }),
   );
   app.useGlobalFilters(new RoomcastErrorFilter());
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
       .setTitle('Roomcast admin API')
-      .setDescription('Operate rooms, clients, messages and queues. The WebSocket protocol is described in docs/protocol.md.')
+      .setDescription(
+        'Operate rooms, clients, messages and queues. The WebSocket protocol is described in docs/protocol.md.',
+      )
       .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the server (admin API only)' }, 'admin')
+      .addBearerAuth(
+        { type: 'http', scheme: 'bearer', description: 'The ADMIN_TOKEN of the server (admin API only)' },
+        'admin',
+      )
       .addTag('node', 'This node: stats, and `system` announcements to connected clients')
       .addTag('rooms', 'Rooms, their members and their stored messages')
       .addTag('clients', 'Live connections of this node: list and kick')

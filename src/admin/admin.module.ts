@@ -1,4 +1,32 @@
 import { Module } from '@nestjs/common';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { ConnectionEntity } from '../audit/connection.entity.js';
+import { GatewayModule } from '../gateway/gateway.module.js';
+import { MessagingModule } from '../messaging/messaging.module.js';
+import { PresenceModule } from '../presence/presence.module.js';
+import { RoomsModule } from '../rooms/rooms.module.js';
+import { StatusModule } from '../status/status.module.js';
+import { AdminQueuesService } from './admin-queues.service.js';
+import { AdminRoomsService } from './admin-rooms.service.js';
+import { AdminTokenGuard } from './admin-token.guard.js';
+import { ClientsController } from './clients.controller.js';
+import { DeviceConnectionsService } from './device-connections.service.js';
+import { DevicesController } from './devices.controller.js';
+import { QueuesController } from './queues.controller.js';
+import { RoomsController } from './rooms.controller.js';
+import { StatsController } from './stats.controller.js';
 
-@Module({})
+/** The admin REST API under /api, behind `Authorization: Bearer <ADMIN_TOKEN>`. */
+@Module({
+  imports: [
+    TypeOrmModule.forFeature([ConnectionEntity]),
+    GatewayModule,
+    RoomsModule,
+    PresenceModule,
+    MessagingModule,
+    StatusModule,
+  ],
+  controllers: [StatsController, RoomsController, ClientsController, DevicesController, QueuesController],
+  providers: [AdminTokenGuard, AdminRoomsService, AdminQueuesService, DeviceConnectionsService],
+})
 export class AdminModule {}

@@ -1,8 +1,10 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { OnEvent } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { ErrorCode } from '#protocol';
 import { LessThan, QueryFailedError, Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
+import { Lifecycle, type MembershipEvent } from '../common/lifecycle-events.js';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { generateRoomId } from './room-id.js';
@@ -24,9 +26,10 @@ const MAX_ID_ATTEMPTS = 10;
 
 /** Rooms as records: creation, lookup, capacity, deletion and reclaiming idle empty rooms. */
 @Injectable()
-export class RoomsService implements OnApplicationBootstrap, OnApplicationShutdown {
+export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(RoomsService.name);
   private sweeper?: NodeJS.Timeout;
+  private stopping = false;
 
   constructor(
     @InjectRepository(RoomEntity) private readonly rooms: Repository<RoomEntity>,
@@ -39,7 +42,8 @@ export class RoomsService implements OnApplicationBootstrap, OnApplicationShutdo
     this.sweeper.unref();
   }
 
-  onApplicationShutdown(): void {
+  onModuleDestroy(): void {
+    this.stopping = true;
     clearInterval(this.sweeper);
   }
 
@@ -83,6 +87,17 @@ export class RoomsService implements OnApplicationBootstrap, OnApplicationShutdo
 
   async touch(roomId: string): Promise<void> {
     await this.rooms.update({ roomId }, { lastActiveAt: new Date() });
+  }
+
+  /** The idle time of a room counts from the moment its last member left. */
+  @OnEvent(Lifecycle.Left, { async: true, promisify: true })
+  async onLeft(event: MembershipEvent): Promise<void> {
+    try {
+      if ((await this.presence.count(event.roomId)) === 0) await this.touch(event.roomId);
+    } catch (err) {
+      // At shutdown the last leaves can arrive after the database closed; nothing is lost.
+      if (!this.stopping) this.logger.warn(`room ${event.roomId} not marked idle: ${(err as Error).message}`);
+    }
   }
 
   async list(): Promise<RoomSummary[]> {

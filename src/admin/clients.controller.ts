@@ -1,0 +1,39 @@
+import { Controller, Delete, Get, Param, Query } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation } from '@nestjs/swagger';
+import { RoomcastError } from '../common/roomcast-error.js';
+import { SessionsService } from '../gateway/index.js';
+import { AdminApi } from './admin-token.guard.js';
+import {
+  ClientListDto,
+  ClientsQueryDto,
+  DeviceParamsDto,
+  KickQueryDto,
+  KickResultDto,
+} from './dto/clients.dto.js';
+import { ApiErrors } from './dto/error.dto.js';
+
+@AdminApi('clients')
+@Controller('api/clients')
+export class ClientsController {
+  constructor(private readonly sessions: SessionsService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Clients connected to this node, optionally of one room' })
+  @ApiOkResponse({ type: ClientListDto })
+  @ApiErrors({ 400: 'Invalid room id' })
+  list(@Query() query: ClientsQueryDto): ClientListDto {
+    return { clients: this.sessions.clients(query.room_id) };
+  }
+
+  @Delete(':deviceId')
+  @ApiOperation({
+    summary: 'Kick a device: it gets `system` kind `kicked`, then its socket closes with 4403',
+  })
+  @ApiOkResponse({ type: KickResultDto })
+  @ApiErrors({ 400: 'Invalid device id', 404: 'The device is not connected to this node' })
+  async kick(@Param() params: DeviceParamsDto, @Query() query: KickQueryDto): Promise<KickResultDto> {
+    const kicked = await this.sessions.kick(params.deviceId, query.reason);
+    if (!kicked) throw RoomcastError.notFound(`device ${params.deviceId} is not connected`);
+    return { device_id: params.deviceId, kicked };
+  }
+}

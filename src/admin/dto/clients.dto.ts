@@ -1,0 +1,69 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsOptional, IsString, Length, Matches } from 'class-validator';
+import { DEVICE_ID } from '../../gateway/dto/hello.dto.js';
+import { CLIENT_ROOM_ID } from '../../rooms/room-id.js';
+
+export class ClientsQueryDto {
+  @ApiPropertyOptional({ description: 'Only the clients in this room', pattern: CLIENT_ROOM_ID.source })
+  @IsOptional()
+  @IsString()
+  @Matches(CLIENT_ROOM_ID, { message: 'room_id must be 1-64 characters of [A-Za-z0-9_-]' })
+  room_id?: string;
+}
+
+export class DeviceParamsDto {
+  @ApiProperty({ description: 'Device id', pattern: DEVICE_ID.source })
+  @IsString()
+  @Matches(DEVICE_ID, { message: 'deviceId must be 1-128 characters of [A-Za-z0-9_.:@-]' })
+  deviceId: string;
+}
+
+export class KickQueryDto {
+  @ApiPropertyOptional({
+    maxLength: 200,
+    description: 'Told to the client in its `system` kind `kicked` event',
+  })
+  @IsOptional()
+  @IsString()
+  @Length(1, 200)
+  reason?: string;
+}
+
+export class ClientDto {
+  @ApiProperty()
+  session_id: string;
+
+  @ApiProperty()
+  device_id: string;
+
+  @ApiProperty()
+  identity: string;
+
+  @ApiProperty()
+  client_ip: string;
+
+  @ApiProperty()
+  node_id: string;
+
+  @ApiProperty({ type: [String] })
+  rooms: string[];
+
+  @ApiProperty({ type: String, nullable: true })
+  primary_room: string | null;
+
+  @ApiProperty({ format: 'date-time' })
+  connected_at: string;
+}
+
+export class ClientListDto {
+  @ApiProperty({ type: [ClientDto], description: 'Connections on this node' })
+  clients: ClientDto[];
+}
+
+export class KickResultDto {
+  @ApiProperty()
+  device_id: string;
+
+  @ApiProperty({ description: 'Always true: a device that is not connected answers 404' })
+  kicked: boolean;
+}

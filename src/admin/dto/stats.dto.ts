@@ -1,0 +1,89 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { IsDefined, IsOptional, IsString, Matches } from 'class-validator';
+import { CLIENT_ROOM_ID } from '../../rooms/room-id.js';
+import { QueueCountsDto } from './queues.dto.js';
+
+export class MemoryDto {
+  @ApiProperty({ type: 'integer' })
+  rss_bytes: number;
+
+  @ApiProperty({ type: 'integer' })
+  heap_used_bytes: number;
+
+  @ApiProperty({ type: 'integer' })
+  heap_total_bytes: number;
+
+  @ApiProperty({ type: 'integer' })
+  external_bytes: number;
+}
+
+export class StatsDto {
+  @ApiProperty()
+  node_id: string;
+
+  @ApiProperty({ enum: ['embedded', 'redis'] })
+  mode: 'embedded' | 'redis';
+
+  @ApiProperty({ enum: ['all', 'gateway', 'worker'] })
+  role: 'all' | 'gateway' | 'worker';
+
+  @ApiProperty({ type: 'integer', description: 'Seconds since this node started' })
+  uptime_s: number;
+
+  @ApiProperty({ type: 'integer', description: 'Handshaken WebSocket connections on this node' })
+  connections: number;
+
+  @ApiProperty({ type: 'integer', description: 'Rooms with at least one member' })
+  rooms: number;
+
+  @ApiProperty({ type: 'integer', description: 'Messages accepted by this node in the last 60 seconds' })
+  messages_per_min: number;
+
+  @ApiProperty({
+    type: [QueueCountsDto],
+    nullable: true,
+    description: 'null when the queues could not be read in time',
+  })
+  queues: QueueCountsDto[] | null;
+
+  @ApiPropertyOptional({ description: 'Why queues is null' })
+  queues_error?: string;
+
+  @ApiProperty({ type: MemoryDto })
+  memory: MemoryDto;
+}
+
+export class BroadcastDto {
+  @ApiPropertyOptional({
+    description: "The room's members; absent: every client connected to this node",
+    pattern: CLIENT_ROOM_ID.source,
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(CLIENT_ROOM_ID, { message: 'room_id must be 1-64 characters of [A-Za-z0-9_-]' })
+  room_id?: string;
+
+  @ApiPropertyOptional({
+    default: 'announcement',
+    pattern: '^[a-z][a-z0-9_.-]{0,63}$',
+    example: 'announcement',
+  })
+  @IsOptional()
+  @IsString()
+  @Matches(/^[a-z][a-z0-9_.-]{0,63}$/, {
+    message: 'kind must be 1-64 characters of [a-z0-9_.-], starting with a letter',
+  })
+  kind: string = 'announcement';
+
+  @ApiProperty({
+    description: 'Any JSON value, delivered as `payload`',
+    example: { text: 'maintenance at 22:00' },
+  })
+  @IsDefined()
+  payload: unknown;
+}
+
+export class BroadcastResultDto {
+  @ApiProperty({ type: 'integer', description: 'Connections the `system` event was written to' })
+  recipients: number;
+}
