@@ -1,19 +1,17 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { AppConfig } from '../config/app-config.js';
 import { Lifecycle, type ConnectedEvent, type DisconnectedEvent, type RoomQueriedEvent } from '../common/lifecycle-events.js';
 import { JobQueue } from '../persistence/job-queue.js';
-import { JobName, type ConnectionJob, type JobPayloads } from '../persistence/job-registry.js';
+import { JobName, type ConnectionJob } from '../persistence/job-registry.js';
 
 /**
  * Keeps the record of who connected from where and who queried which room, by turning
- * lifecycle events into audit jobs. Never on a client's critical path: a failed record is
- * logged (and dead-lettered by the queue), the client is not affected.
+ * lifecycle events into audit jobs. Never on a client's critical path: the queue retries a
+ * failed record and dead-letters it for an operator; the client is not affected.
  */
 @Injectable()
 export class AuditService {
-  private readonly logger = new Logger(AuditService.name);
-
   constructor(
     private readonly jobs: JobQueue,
     private readonly config: AppConfig,
@@ -21,17 +19,17 @@ export class AuditService {
 
   @OnEvent(Lifecycle.Connected)
   onConnected(e: ConnectedEvent): void {
-    this.record(JobName.ConnectionOpened, this.connection(e, null, null));
+    this.jobs.record(JobName.ConnectionOpened, this.connection(e, null, null));
   }
 
   @OnEvent(Lifecycle.Disconnected)
   onDisconnected(e: DisconnectedEvent): void {
-    this.record(JobName.ConnectionClosed, this.connection(e, e.disconnectedAt.getTime(), e.closeCode));
+    this.jobs.record(JobName.ConnectionClosed, this.connection(e, e.disconnectedAt.getTime(), e.closeCode));
   }
 
   @OnEvent(Lifecycle.RoomQueried)
   onRoomQueried(e: RoomQueriedEvent): void {
-    this.record(JobName.RoomQueried, { roomId: e.roomId, deviceId: e.deviceId, totalClients: e.totalClients, queriedAt: e.queriedAt.getTime() });
+    this.jobs.record(JobName.RoomQueried, { roomId: e.roomId, deviceId: e.deviceId, totalClients: e.totalClients, queriedAt: e.queriedAt.getTime() });
   }
 
   private connection(e: ConnectedEvent, disconnectedAt: number | null, closeCode: number | null): ConnectionJob {
@@ -48,7 +46,4 @@ export class AuditService {
     };
   }
 
-  private record<N extends JobName>(name: N, data: JobPayloads[N]): void {
-    this.jobs.enqueue(name, data).catch((err: Error) => this.logger.warn(`${name} not recorded: ${err.message}`));
-  }
 }

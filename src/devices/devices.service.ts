@@ -1,4 +1,4 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
 import { JobQueue } from '../persistence/job-queue.js';
@@ -14,7 +14,6 @@ const RECENT_LIMIT = 10_000;
  */
 @Injectable()
 export class DevicesService {
-  private readonly logger = new Logger(DevicesService.name);
   private readonly recent = new Map<string, string | null>();
 
   constructor(
@@ -32,13 +31,11 @@ export class DevicesService {
     return this.devices.findOneBy({ deviceId });
   }
 
-  /** Records a handshake. Not awaited by callers: losing this record loses no message. */
+  /** Records a handshake; the queue owns its failures (retry, dead letter): no message depends on it. */
   seen(deviceId: string, identity: string, roomId: string | null): void {
     this.recent.delete(deviceId);
     this.recent.set(deviceId, roomId);
     if (this.recent.size > RECENT_LIMIT) this.recent.delete(this.recent.keys().next().value!);
-    this.jobs
-      .enqueue(JobName.DeviceSeen, { deviceId, identity, roomId, at: Date.now() })
-      .catch((err: Error) => this.logger.warn(`device ${deviceId} not recorded: ${err.message}`));
+    this.jobs.record(JobName.DeviceSeen, { deviceId, identity, roomId, at: Date.now() });
   }
 }

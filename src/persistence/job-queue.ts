@@ -24,11 +24,20 @@ export interface FailedJob {
  */
 export abstract class JobQueue {
   /**
-   * Resolves once the job is durable: stored in Redis by BullMQ, or, in process (where
-   * memory is not durable), once its handler has succeeded. Rejects with UNAVAILABLE when
-   * that cannot be achieved.
+   * Hands over a job whose outcome the caller waits for. Resolves once the job is durable:
+   * stored in Redis by BullMQ, or, in process (where memory is not durable), once its
+   * handler has succeeded. Rejects with UNAVAILABLE when that cannot be achieved, and then
+   * the job is never run later: the caller owns the failure, and a client told so may
+   * safely send again.
    */
   abstract enqueue<N extends JobName>(name: N, data: JobPayloads[N], jobId?: string): Promise<void>;
+
+  /**
+   * Hands over a job whose failure is the queue's business, not the caller's (audit
+   * records): it is retried and, when its attempts run out, dead-lettered for an operator
+   * to retry. Never throws; a job that cannot even be handed over is logged.
+   */
+  abstract record<N extends JobName>(name: N, data: JobPayloads[N]): void;
 
   abstract counts(): Promise<Record<QueueName, QueueCounts>>;
 
@@ -37,4 +46,15 @@ export abstract class JobQueue {
 
   /** Moves every dead-lettered job of the queue back to waiting; returns how many. */
   abstract retryFailed(queue: QueueName): Promise<number>;
+}
+
+/**
+ * BullMQ refuses custom ids that read as integers or contain ':'. Both drivers apply the
+ * rule up front, so a caller learns it in embedded mode too, and one bad id never fails
+ * the bulk add it would have shared with other callers' jobs.
+ */
+export function assertValidJobId(jobId: string): void {
+  if (jobId === '' || jobId.includes(':') || String(Number.parseInt(jobId, 10)) === jobId) {
+    throw new TypeError(`invalid job id "${jobId}": must be non-empty, not an integer, and without ':'`);
+  }
 }

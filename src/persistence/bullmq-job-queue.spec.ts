@@ -1,0 +1,101 @@
+import type { Queue } from 'bullmq';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { ErrorCode } from '#protocol';
+import { BullMqJobQueue, ENQUEUE_TIMEOUT_MS } from './bullmq-job-queue.js';
+import { type DeviceSeenJob, JobName, type PersistMessageJob, QueueName } from './job-registry.js';
+
+type AddBulk = (jobs: Array<{ name: string; data: unknown; opts?: { jobId?: string } }>) => Promise<unknown>;
+
+function fakeQueues(addBulk: AddBulk, stored: (id: string) => boolean = () => false) {
+  const queues = new Map<QueueName, Queue>();
+  const calls: Record<string, Parameters<AddBulk>[0][]> = {};
+  for (const name of Object.values(QueueName)) {
+    calls[name] = [];
+    const queue = {
+      on: vi.fn(),
+      addBulk: (jobs: Parameters<AddBulk>[0]) => {
+        calls[name].push(jobs);
+        return addBulk(jobs);
+      },
+      getJob: async (id: string) => (stored(id) ? { id } : undefined),
+    };
+    queues.set(name, queue as unknown as Queue);
+  }
+  return { jobs: new BullMqJobQueue(queues), calls };
+}
+
+const seen = (deviceId: string): DeviceSeenJob => ({ deviceId, identity: 'i', roomId: null, at: 1 });
+const message = (messageId: string) => ({ messageId }) as PersistMessageJob;
+
+describe('BullMqJobQueue', () => {
+  afterEach(() => vi.useRealTimers());
+
+  it('sends the enqueues of one tick with one addBulk per queue, each caller settling on its own', async () => {
+    const { jobs, calls } = fakeQueues(async (added) => added);
+    await Promise.all([
+      jobs.enqueue(JobName.PersistMessage, message('m-1'), 'm-1'),
+      jobs.enqueue(JobName.PersistMessage, message('m-2'), 'm-2'),
+      jobs.enqueue(JobName.DeviceSeen, seen('d1')),
+    ]);
+    expect(calls[QueueName.Messages]).toEqual([
+      [
+        { name: JobName.PersistMessage, data: message('m-1'), opts: { jobId: 'm-1' } },
+        { name: JobName.PersistMessage, data: message('m-2'), opts: { jobId: 'm-2' } },
+      ],
+    ]);
+    expect(calls[QueueName.Audit]).toEqual([
+      [{ name: JobName.DeviceSeen, data: seen('d1'), opts: undefined }],
+    ]);
+  });
+
+  it('answers UNAVAILABLE to every caller of a bulk Redis refused', async () => {
+    const { jobs } = fakeQueues(async () => {
+      throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
+    });
+    const results = await Promise.allSettled([
+      jobs.enqueue(JobName.DeviceSeen, seen('a')),
+      jobs.enqueue(JobName.DeviceSeen, seen('b')),
+    ]);
+    for (const result of results) {
+      expect(result).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.UNAVAILABLE } });
+    }
+  });
+
+  it('does not wait for Redis longer than ENQUEUE_TIMEOUT_MS', async () => {
+    vi.useFakeTimers();
+    const { jobs } = fakeQueues(() => new Promise(() => undefined));
+    const enqueued = jobs.enqueue(JobName.DeviceSeen, seen('a'));
+    const outcome = expect(enqueued).rejects.toMatchObject({
+      code: ErrorCode.UNAVAILABLE,
+      message: /did not answer/,
+    });
+    await vi.advanceTimersByTimeAsync(ENQUEUE_TIMEOUT_MS);
+    await outcome;
+  });
+
+  it('refuses a job id BullMQ would reject, without failing the other jobs of the tick', async () => {
+    const { jobs, calls } = fakeQueues(async (added) => added);
+    const results = await Promise.allSettled([
+      jobs.enqueue(JobName.DeviceSeen, seen('a'), 'device:a'),
+      jobs.enqueue(JobName.DeviceSeen, seen('b'), 'device-b'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'fulfilled']);
+    expect(calls[QueueName.Audit]).toHaveLength(1);
+  });
+
+  it('after a failed add, resolves the jobs Redis did store and rejects the others', async () => {
+    // The add "failed" (timed out, connection dropped) but the command ran for m-1.
+    const { jobs } = fakeQueues(
+      async () => {
+        throw new Error('Connection is closed.');
+      },
+      (id) => id === 'm-1',
+    );
+    const [stored, lost] = await Promise.allSettled([
+      jobs.enqueue(JobName.PersistMessage, message('m-1'), 'm-1'),
+      jobs.enqueue(JobName.PersistMessage, message('m-2'), 'm-2'),
+    ]);
+    expect(stored.status).toBe('fulfilled');
+    expect(lost).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.UNAVAILABLE } });
+  });
+});

@@ -1,0 +1,181 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Job, JobsOptions, Queue } from 'bullmq';
+import { RoomcastError } from '../common/roomcast-error.js';
+import { assertValidJobId, type FailedJob, JobQueue, type QueueCounts } from './job-queue.js';
+import { JOB_QUEUE, type JobName, type JobPayloads, QueueName } from './job-registry.js';
+
+/** Injection token of the BullMQ Queue of every QueueName (a ReadonlyMap). */
+export const BULL_QUEUES = Symbol('roomcast:bull-queues');
+
+/** Longest an enqueue waits for Redis before answering UNAVAILABLE (e.g. Redis down at boot). */
+export const ENQUEUE_TIMEOUT_MS = 3000;
+/** How long to look for a job whose add timed out before reporting it unavailable. */
+const VERIFY_TIMEOUT_MS = 1000;
+/** Jobs per addBulk: bounds the size of one Redis transaction. */
+const MAX_BULK = 1000;
+/** Failed jobs fetched per round trip by retryFailed. */
+const RETRY_PAGE = 200;
+
+interface PendingAdd {
+  job: { name: JobName; data: unknown; opts?: JobsOptions };
+  resolve(): void;
+  reject(err: unknown): void;
+}
+
+const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+/**
+ * The Redis driver of JobQueue. `enqueue` resolves once Redis has stored the job (durable:
+ * any worker of the cluster will run it). Calls made in the same turn of the event loop
+ * are sent together with one addBulk per queue; each caller still settles on its own.
+ */
+@Injectable()
+export class BullMqJobQueue extends JobQueue {
+  private readonly logger = new Logger('JobQueue');
+  private pending = new Map<QueueName, PendingAdd[]>();
+  private flushScheduled = false;
+
+  constructor(@Inject(BULL_QUEUES) private readonly queues: ReadonlyMap<QueueName, Queue>) {
+    super();
+    for (const [name, queue] of queues) {
+      let lastError = '';
+      // Without a listener BullMQ prints every connection error; log each distinct one once.
+      queue.on('error', (err: Error) => {
+        if (err.message !== lastError) this.logger.warn(`queue ${name}: ${err.message}`);
+        lastError = err.message;
+      });
+    }
+  }
+
+  enqueue<N extends JobName>(name: N, data: JobPayloads[N], jobId?: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      if (jobId !== undefined) assertValidJobId(jobId);
+      const queue = JOB_QUEUE[name];
+      const adds = this.pending.get(queue) ?? [];
+      adds.push({ job: { name, data, opts: jobId === undefined ? undefined : { jobId } }, resolve, reject });
+      this.pending.set(queue, adds);
+      if (!this.flushScheduled) {
+        this.flushScheduled = true;
+        setImmediate(() => this.flush());
+      }
+    });
+  }
+
+  record<N extends JobName>(name: N, data: JobPayloads[N]): void {
+    this.enqueue(name, data).catch((err: Error) => this.logger.warn(`${name} not recorded: ${err.message}`));
+  }
+
+  async counts(): Promise<Record<QueueName, QueueCounts>> {
+    const entries = await Promise.all(
+      [...this.queues].map(async ([name, queue]) => {
+        const c = await queue.getJobCounts('waiting', 'active', 'delayed', 'completed', 'failed');
+        const counts: QueueCounts = {
+          waiting: c.waiting,
+          active: c.active,
+          delayed: c.delayed,
+          completed: c.completed,
+          failed: c.failed,
+        };
+        return [name, counts] as const;
+      }),
+    );
+    return Object.fromEntries(entries) as Record<QueueName, QueueCounts>;
+  }
+
+  async failed(queue: QueueName, limit: number): Promise<FailedJob[]> {
+    if (limit <= 0) return [];
+    const jobs = await this.queue(queue).getFailed(0, limit - 1);
+    return jobs.map((job) => ({
+      id: job.id ?? '',
+      name: job.name as JobName,
+      queue,
+      attemptsMade: job.attemptsMade,
+      failedReason: job.failedReason,
+      data: job.data,
+      failedAt: job.finishedOn ?? null,
+    }));
+  }
+
+  /**
+   * Retries job by job (oldest first) rather than with queue.retryJobs: that keeps each
+   * job's attemptsMade, so a retried job would get a single attempt, whereas here it gets
+   * the full policy again, as in the in-process driver. Jobs that fail anew while this runs
+   * are not picked up twice: only as many jobs as were failed at the start are visited.
+   */
+  async retryFailed(queue: QueueName): Promise<number> {
+    const q = this.queue(queue);
+    let remaining = await q.getFailedCount();
+    let retried = 0;
+    let skip = 0;
+    while (remaining > 0) {
+      const page: Job[] = await q.getJobs(['failed'], skip, skip + Math.min(RETRY_PAGE, remaining) - 1, true);
+      if (page.length === 0) break;
+      const results = await Promise.allSettled(
+        page.map((job) => job.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true })),
+      );
+      const ok = results.filter((r) => r.status === 'fulfilled').length;
+      retried += ok;
+      // Retried jobs leave the failed set; the ones that could not move stay in front.
+      skip += page.length - ok;
+      remaining -= page.length;
+    }
+    return retried;
+  }
+
+  private queue(name: QueueName): Queue {
+    const queue = this.queues.get(name);
+    if (!queue) throw new Error(`queue ${name} is not registered`);
+    return queue;
+  }
+
+  private flush(): void {
+    this.flushScheduled = false;
+    const pending = this.pending;
+    this.pending = new Map();
+    for (const [name, adds] of pending) {
+      for (let i = 0; i < adds.length; i += MAX_BULK) void this.send(name, adds.slice(i, i + MAX_BULK));
+    }
+  }
+
+  private async send(name: QueueName, adds: PendingAdd[]): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)),
+        ENQUEUE_TIMEOUT_MS,
+      );
+    });
+    try {
+      await Promise.race([this.queue(name).addBulk(adds.map((a) => a.job)), timeout]);
+      for (const add of adds) add.resolve();
+    } catch (err) {
+      clearTimeout(timer);
+      await this.settleUncertain(name, adds, RoomcastError.unavailable(`job queue ${name} unavailable: ${message(err)}`));
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * After a failed or timed-out add, Redis may still have stored some jobs (the command can
+   * execute after we stopped waiting). A caller told "unavailable" will hand its message
+   * number back and the client will send again, so each job with an id is looked up first:
+   * one that is there is durable and resolves. Unlooked-up or absent jobs reject.
+   */
+  private async settleUncertain(name: QueueName, adds: PendingAdd[], error: RoomcastError): Promise<void> {
+    const queue = this.queue(name);
+    await Promise.all(
+      adds.map(async (add) => {
+        const id = add.job.opts?.jobId;
+        const found = id
+          ? await Promise.race([
+              queue.getJob(id).then((job) => Boolean(job), () => false),
+              new Promise<boolean>((r) => setTimeout(() => r(false), VERIFY_TIMEOUT_MS).unref()),
+            ])
+          : false;
+        if (found) add.resolve();
+        else add.reject(error);
+      }),
+    );
+  }
+}
