@@ -1,7 +1,17 @@
 import { MigrationInterface, QueryRunner, Table, TableIndex } from 'typeorm';
 
-const datetime = (name: string, nullable = false) => ({ name, type: 'datetime', precision: 3, isNullable: nullable });
-const varchar = (name: string, length: number, nullable = false) => ({ name, type: 'varchar', length: String(length), isNullable: nullable });
+const datetime = (name: string, nullable = false) => ({
+  name,
+  type: 'datetime',
+  precision: 3,
+  isNullable: nullable,
+});
+const varchar = (name: string, length: number, nullable = false) => ({
+  name,
+  type: 'varchar',
+  length: String(length),
+  isNullable: nullable,
+});
 
 /**
  * The room-manager schema. Written with TypeORM's Table API, not raw SQL, so the same
@@ -13,7 +23,13 @@ export class InitialSchema1763800000000 implements MigrationInterface {
   async up(q: QueryRunner): Promise<void> {
     const mysql = q.connection.options.type === 'mysql';
     // SQLite wants INTEGER for an auto-increment key; MySQL TEXT stops at 64 KiB.
-    const serial = { name: 'id', type: mysql ? 'bigint' : 'integer', isPrimary: true, isGenerated: true, generationStrategy: 'increment' as const };
+    const serial = {
+      name: 'id',
+      type: mysql ? 'bigint' : 'integer',
+      isPrimary: true,
+      isGenerated: true,
+      generationStrategy: 'increment' as const,
+    };
     await q.createTable(
       new Table({
         name: 'rooms',

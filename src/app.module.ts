@@ -25,7 +25,17 @@ export class AppModule {
   /** `extensions`: a backend team's own modules (frame handlers, event listeners), see docs/extending.md. */
   static forRoot(config: AppConfig, extensions: Array<Type | DynamicModule> = []): DynamicModule {
     const gateway = config.runsGateway
-      ? [AuthModule, PresenceModule, RoomsModule, DevicesModule, MessagingModule, AuditModule, GatewayModule, AdminModule, HealthModule]
+      ? [
+          AuthModule,
+          PresenceModule,
+          RoomsModule,
+          DevicesModule,
+          MessagingModule,
+          AuditModule,
+          GatewayModule,
+          AdminModule,
+          HealthModule,
+        ]
       : [];
     return {
       module: AppModule,

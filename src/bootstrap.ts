@@ -17,13 +17,18 @@ export interface RunningApp {
  * Creates and starts the process for its role: HTTP + WebSocket (+ workers when ROLE=all),
  * or workers alone (ROLE=worker, no sockets and no HTTP). Used by main.ts and by the tests.
  */
-export async function startApp(config: AppConfig, extensions: Array<Type | DynamicModule> = []): Promise<RunningApp> {
+export async function startApp(
+  config: AppConfig,
+  extensions: Array<Type | DynamicModule> = [],
+): Promise<RunningApp> {
   const levels = (['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const).slice(
     0,
     ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'].indexOf(config.LOG_LEVEL) + 1,
   );
   if (!config.runsGateway) {
-    const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, extensions), { logger: [...levels] });
+    const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, extensions), {
+      logger: [...levels],
+    });
     return { app, close: () => app.close() };
   }
   const app: INestApplication = await NestFactory.create(AppModule.forRoot(config, extensions), {

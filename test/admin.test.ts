@@ -530,7 +530,9 @@ describe.each(MODES)('admin API over HTTP (%s)', (mode) => {
       // It fails again and comes back to the dead letters.
       await eventually(
         async () =>
-          (await call(server, 'GET', '/api/queues/audit/failed?limit=1000')).body.jobs as Array<Record<string, any>>,
+          (await call(server, 'GET', '/api/queues/audit/failed?limit=1000')).body.jobs as Array<
+            Record<string, any>
+          >,
         (list) => list.some(ours),
       );
     });

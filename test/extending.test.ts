@@ -29,8 +29,13 @@ describe('extending Roomcast with a module (docs/extending.md)', () => {
     expect(roll.sides).toBe(20);
     expect(roll.value).toBeGreaterThanOrEqual(1);
     expect(roll.value).toBeLessThanOrEqual(20);
-    expect(await b.client.waitFor('system')).toMatchObject({ kind: 'dice', payload: { device_id: 'dice-a', sides: 20, value: roll.value } });
-    await expect(a.client.rawRequest('dice.roll', { sides: 1 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect(await b.client.waitFor('system')).toMatchObject({
+      kind: 'dice',
+      payload: { device_id: 'dice-a', sides: 20, value: roll.value },
+    });
+    await expect(a.client.rawRequest('dice.roll', { sides: 1 })).rejects.toMatchObject({
+      code: 'BAD_REQUEST',
+    });
   });
 
   it('delivers lifecycle events to the module', async () => {

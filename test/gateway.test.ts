@@ -18,7 +18,11 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
 
   beforeAll(async () => {
     env = await testEnvironment(mode);
-    server = await startTestServer(env, { HANDSHAKE_TIMEOUT_MS: '400', HEARTBEAT_MS: '300', MAX_PAYLOAD_BYTES: '4096' });
+    server = await startTestServer(env, {
+      HANDSHAKE_TIMEOUT_MS: '400',
+      HEARTBEAT_MS: '300',
+      MAX_PAYLOAD_BYTES: '4096',
+    });
     pool = new ClientPool(server.wsUrl);
   });
 
@@ -28,14 +32,20 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
     await env?.dispose();
   });
 
-  const stored = async (sql: string, params: unknown[]) => server.app.get(DataSource).query(sql, params) as Promise<Array<Record<string, unknown>>>;
+  const stored = async (sql: string, params: unknown[]) =>
+    server.app.get(DataSource).query(sql, params) as Promise<Array<Record<string, unknown>>>;
 
   describe('handshake', () => {
     it('answers hello with connection, room and offline_done, in that order', async () => {
       const id = device('hs');
       const { handshake } = await pool.connect({ device_id: id, identity: 'mobile_user' });
       expect(handshake.received).toEqual(['connection', 'room', 'offline_done']);
-      expect(handshake.connection).toMatchObject({ device_id: id, identity: 'mobile_user', node_id: server.config.NODE_ID, heartbeat_ms: 300 });
+      expect(handshake.connection).toMatchObject({
+        device_id: id,
+        identity: 'mobile_user',
+        node_id: server.config.NODE_ID,
+        heartbeat_ms: 300,
+      });
       expect(typeof handshake.connection.session_id).toBe('string');
       expect(Math.abs(handshake.connection.server_time - Date.now())).toBeLessThan(5000);
       expect(handshake.room.room_id).toMatch(/^[A-Z0-9]{8}$/);
@@ -45,7 +55,11 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
 
     it('accepts the legacy typeless first frame', async () => {
       const roomId = room();
-      const { handshake } = await RoomcastClient.connect(server.wsUrl, { device_id: device('legacy'), identity: 'old', room_id: roomId }, { legacy: true });
+      const { handshake } = await RoomcastClient.connect(
+        server.wsUrl,
+        { device_id: device('legacy'), identity: 'old', room_id: roomId },
+        { legacy: true },
+      );
       expect(handshake.room).toMatchObject({ room_id: roomId, created: true, total_clients: 1 });
     });
 
@@ -75,8 +89,14 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       expect(fresh.handshake.room.total_clients).toBe(2);
       // The room still has the device once, on its new connection.
       const info = await watcher.client.request('query_room', { room_id: roomId });
-      expect(info.clients.map((c) => c.device_id).sort()).toEqual([id, watcher.handshake.connection.device_id].sort());
-      const ack = await fresh.client.request('message.send', { room_id: roomId, kind: 'text', content: 'still here' });
+      expect(info.clients.map((c) => c.device_id).sort()).toEqual(
+        [id, watcher.handshake.connection.device_id].sort(),
+      );
+      const ack = await fresh.client.request('message.send', {
+        room_id: roomId,
+        kind: 'text',
+        content: 'still here',
+      });
       expect(ack.seq).toBe(1);
     });
 
@@ -96,7 +116,9 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
 
     it('refuses an invalid hello with BAD_REQUEST and 4400', async () => {
       const client = await pool.open();
-      await expect(client.hello({ device_id: 'has spaces', identity: 'x' })).rejects.toMatchObject({ closeCode: 4400 });
+      await expect(client.hello({ device_id: 'has spaces', identity: 'x' })).rejects.toMatchObject({
+        closeCode: 4400,
+      });
     });
   });
 
@@ -109,7 +131,11 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
 
       const ack = await b.client.request('room.join', { room_id: roomId });
       expect(ack).toEqual({ room_id: roomId, total_clients: 2, last_seq: 0 });
-      expect(await a.client.waitFor('presence.join')).toEqual({ room_id: roomId, device_id: bId, identity: 'bob' });
+      expect(await a.client.waitFor('presence.join')).toEqual({
+        room_id: roomId,
+        device_id: bId,
+        identity: 'bob',
+      });
 
       b.client.send({ type: 'query_room', id: 'q-1', data: { room_id: roomId } });
       const info = await b.client.waitFor('room_info', (_d, e) => e.id === 'q-1');
@@ -117,16 +143,29 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       expect(info.clients).toContainEqual({ device_id: bId, identity: 'bob' });
 
       expect(await b.client.request('room.leave', { room_id: roomId })).toEqual({ room_id: roomId });
-      expect(await a.client.waitFor('presence.leave')).toEqual({ room_id: roomId, device_id: bId, identity: 'bob' });
-      await expect(b.client.request('room.leave', { room_id: roomId })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      expect(await a.client.waitFor('presence.leave')).toEqual({
+        room_id: roomId,
+        device_id: bId,
+        identity: 'bob',
+      });
+      await expect(b.client.request('room.leave', { room_id: roomId })).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
     });
 
     it('query_room defaults to the primary room and records the query', async () => {
       const roomId = room();
       const a = await pool.connect({ device_id: device('q'), identity: 'web', room_id: roomId });
       const info = await a.client.request('query_room', {});
-      expect(info).toEqual({ room_id: roomId, total_clients: 1, clients: [{ device_id: a.handshake.connection.device_id, identity: 'web' }] });
-      await eventually(() => stored('SELECT total_clients FROM room_queries WHERE room_id = ?', [roomId]), (rows) => rows.length === 1);
+      expect(info).toEqual({
+        room_id: roomId,
+        total_clients: 1,
+        clients: [{ device_id: a.handshake.connection.device_id, identity: 'web' }],
+      });
+      await eventually(
+        () => stored('SELECT total_clients FROM room_queries WHERE room_id = ?', [roomId]),
+        (rows) => rows.length === 1,
+      );
     });
 
     it('creates rooms, refuses a taken id, and enforces max_clients', async () => {
@@ -134,17 +173,25 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       const created = await a.client.request('room.create', {});
       expect(created.room_id).toMatch(/^[A-Z0-9]{8}$/);
       const named = room();
-      expect(await a.client.request('room.create', { room_id: named, name: 'Two seats', max_clients: 2 })).toEqual({ room_id: named });
-      await expect(a.client.request('room.create', { room_id: named })).rejects.toMatchObject({ code: 'CONFLICT' });
+      expect(
+        await a.client.request('room.create', { room_id: named, name: 'Two seats', max_clients: 2 }),
+      ).toEqual({ room_id: named });
+      await expect(a.client.request('room.create', { room_id: named })).rejects.toMatchObject({
+        code: 'CONFLICT',
+      });
 
       await a.client.request('room.join', { room_id: named });
       const b = await pool.connect({ device_id: device('c'), identity: 'web', room_id: named });
       expect(b.handshake.room.total_clients).toBe(2);
       const c = await pool.connect({ device_id: device('c'), identity: 'web' });
-      await expect(c.client.request('room.join', { room_id: named })).rejects.toMatchObject({ code: 'ROOM_FULL' });
+      await expect(c.client.request('room.join', { room_id: named })).rejects.toMatchObject({
+        code: 'ROOM_FULL',
+      });
       // A hello into a full room is refused and closed (4403).
       const d = await pool.open();
-      await expect(d.hello({ device_id: device('c'), identity: 'web', room_id: named })).rejects.toMatchObject({ closeCode: 4403 });
+      await expect(
+        d.hello({ device_id: device('c'), identity: 'web', room_id: named }),
+      ).rejects.toMatchObject({ closeCode: 4403 });
     });
   });
 
@@ -189,7 +236,9 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
           (i % 2 ? b : a).client.request('message.send', { room_id: roomId, kind: 'text', content: `m${i}` }),
         ),
       );
-      expect(acks.map((x) => x.seq).sort((x, y) => x! - y!)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+      expect(acks.map((x) => x.seq).sort((x, y) => x! - y!)).toEqual(
+        Array.from({ length: 20 }, (_, i) => i + 1),
+      );
       const toA = await a.client.collect('message', 10);
       const toB = await b.client.collect('message', 10);
       for (const got of [toA, toB]) {
@@ -198,7 +247,10 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       }
       expect(toA.every((m) => m.from.identity === 'bob')).toBe(true);
       expect(toA[0]).toMatchObject({ room_id: roomId, kind: 'text', from: { identity: 'bob' } });
-      const rows = await eventually(() => stored('SELECT COUNT(*) AS n FROM messages WHERE room_id = ?', [roomId]), (r) => Number(r[0].n) === 20);
+      const rows = await eventually(
+        () => stored('SELECT COUNT(*) AS n FROM messages WHERE room_id = ?', [roomId]),
+        (r) => Number(r[0].n) === 20,
+      );
       expect(Number(rows[0].n)).toBe(20);
     });
 
@@ -206,26 +258,55 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       const roomId = room();
       const a = await pool.connect({ device_id: device('ia'), identity: 'web', room_id: roomId });
       const b = await pool.connect({ device_id: device('ib'), identity: 'web', room_id: roomId });
-      const first = await a.client.request('message.send', { room_id: roomId, kind: 'text', content: 'once' }, { id: 'send-1' });
-      const again = await a.client.request('message.send', { room_id: roomId, kind: 'text', content: 'once' }, { id: 'send-1' });
+      const first = await a.client.request(
+        'message.send',
+        { room_id: roomId, kind: 'text', content: 'once' },
+        { id: 'send-1' },
+      );
+      const again = await a.client.request(
+        'message.send',
+        { room_id: roomId, kind: 'text', content: 'once' },
+        { id: 'send-1' },
+      );
       expect(again).toEqual(first);
       expect((await b.client.waitFor('message')).message_id).toBe(first.message_id);
       await expect(b.client.waitFor('message', undefined, 300)).rejects.toThrow();
       // Also across a reconnect of the sender.
       await a.client.close();
-      const a2 = await pool.connect({ device_id: a.handshake.connection.device_id, identity: 'web', room_id: roomId });
-      expect(await a2.client.request('message.send', { room_id: roomId, kind: 'text', content: 'once' }, { id: 'send-1' })).toEqual(first);
-      const rows = await eventually(() => stored('SELECT message_id FROM messages WHERE room_id = ?', [roomId]), (r) => r.length >= 1);
+      const a2 = await pool.connect({
+        device_id: a.handshake.connection.device_id,
+        identity: 'web',
+        room_id: roomId,
+      });
+      expect(
+        await a2.client.request(
+          'message.send',
+          { room_id: roomId, kind: 'text', content: 'once' },
+          { id: 'send-1' },
+        ),
+      ).toEqual(first);
+      const rows = await eventually(
+        () => stored('SELECT message_id FROM messages WHERE room_id = ?', [roomId]),
+        (r) => r.length >= 1,
+      );
       expect(rows.map((r) => r.message_id)).toEqual([first.message_id]);
     });
 
     it('refuses sends to a room the device is not in, and invalid content', async () => {
       const a = await pool.connect({ device_id: device('f'), identity: 'web' });
-      await expect(a.client.request('message.send', { room_id: 'NOTMINE1', kind: 'text', content: 'x' })).rejects.toMatchObject({ code: 'FORBIDDEN' });
+      await expect(
+        a.client.request('message.send', { room_id: 'NOTMINE1', kind: 'text', content: 'x' }),
+      ).rejects.toMatchObject({ code: 'FORBIDDEN' });
       const roomId = a.handshake.room.room_id;
-      await expect(a.client.request('message.send', { room_id: roomId, kind: 'text', content: 42 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-      await expect(a.client.request('message.send', { room_id: roomId, kind: 'image', content: { name: 'no url' } })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-      await expect(a.client.rawRequest('message.send', { room_id: roomId, kind: 'video', content: 'x' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      await expect(
+        a.client.request('message.send', { room_id: roomId, kind: 'text', content: 42 }),
+      ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      await expect(
+        a.client.request('message.send', { room_id: roomId, kind: 'image', content: { name: 'no url' } }),
+      ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      await expect(
+        a.client.rawRequest('message.send', { room_id: roomId, kind: 'video', content: 'x' }),
+      ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     });
   });
 
@@ -239,11 +320,19 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       a.client.send('[1,2,3]');
       expect(await a.client.waitFor('error')).toMatchObject({ code: 'BAD_REQUEST' });
       await expect(a.client.rawRequest('no.such.type', {})).rejects.toMatchObject({ code: 'UNKNOWN_TYPE' });
-      await expect(a.client.rawRequest('room.join', { room_id: 5 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-      await expect(a.client.rawRequest('room.join', { room_id: 'ABCDEFGH', extra: true })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
-      await expect(a.client.rawRequest('ping', { unexpected: 1 })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      await expect(a.client.rawRequest('room.join', { room_id: 5 })).rejects.toMatchObject({
+        code: 'BAD_REQUEST',
+      });
+      await expect(
+        a.client.rawRequest('room.join', { room_id: 'ABCDEFGH', extra: true }),
+      ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+      await expect(a.client.rawRequest('ping', { unexpected: 1 })).rejects.toMatchObject({
+        code: 'BAD_REQUEST',
+      });
       a.client.send({ type: 'room.join', id: 'bad-data', data: 'not an object' });
-      expect(await a.client.waitFor('error', (_d, e) => e.id === 'bad-data')).toMatchObject({ code: 'BAD_REQUEST' });
+      expect(await a.client.waitFor('error', (_d, e) => e.id === 'bad-data')).toMatchObject({
+        code: 'BAD_REQUEST',
+      });
       expect(a.client.isOpen).toBe(true);
       const ack = await a.client.request('message.send', { room_id: roomId, kind: 'text', content: 'fine' });
       expect((await b.client.waitFor('message')).message_id).toBe(ack.message_id);
@@ -273,7 +362,13 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       // A client that never answers the server's pings.
       const silent = new WebSocket(server.wsUrl, { autoPong: false });
       await new Promise((r) => silent.once('open', r));
-      silent.send(JSON.stringify({ type: 'hello', id: 'h', data: { device_id: deadId, identity: 'web', room_id: roomId } }));
+      silent.send(
+        JSON.stringify({
+          type: 'hello',
+          id: 'h',
+          data: { device_id: deadId, identity: 'web', room_id: roomId },
+        }),
+      );
       expect(await watcher.client.waitFor('presence.join')).toMatchObject({ device_id: deadId });
       const left = await watcher.client.waitFor('presence.leave', undefined, 3000);
       expect(left).toMatchObject({ device_id: deadId });
@@ -289,7 +384,11 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       const a = await pool.connect({ device_id: id, identity: 'web' });
       await a.client.close();
       const rows = await eventually(
-        () => stored('SELECT client_ip, connected_at, disconnected_at, close_code FROM connections WHERE device_id = ?', [id]),
+        () =>
+          stored(
+            'SELECT client_ip, connected_at, disconnected_at, close_code FROM connections WHERE device_id = ?',
+            [id],
+          ),
         (r) => r.length === 1 && r[0].disconnected_at !== null,
       );
       expect(String(rows[0].client_ip)).toMatch(/127\.0\.0\.1/);
@@ -298,6 +397,8 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
   });
 
   it('refuses connections to anything but /ws', async () => {
-    await expect(RoomcastClient.open(server.wsUrl.replace('/ws', '/other'), { connectTimeoutMs: 2000 })).rejects.toBeInstanceOf(RoomcastConnectError);
+    await expect(
+      RoomcastClient.open(server.wsUrl.replace('/ws', '/other'), { connectTimeoutMs: 2000 }),
+    ).rejects.toBeInstanceOf(RoomcastConnectError);
   });
 });

@@ -231,7 +231,11 @@ describe.each(MODES)('persistence (%s)', (mode) => {
         .poll(() => h.metric('roomcast_jobs_dead_lettered_total', QueueName.Messages), POLL)
         .toBe(1);
       const [dead] = await h.jobs.failed(QueueName.Messages, 10);
-      expect(dead).toMatchObject({ name: JobName.PersistMessage, queue: QueueName.Messages, attemptsMade: 2 });
+      expect(dead).toMatchObject({
+        name: JobName.PersistMessage,
+        queue: QueueName.Messages,
+        attemptsMade: 2,
+      });
       expect(dead.data).toMatchObject({ messageId: job.messageId });
       expect(dead.failedReason).toMatch(/messages/);
       expect(await h.stored([job.messageId])).toBe(0);

@@ -7,11 +7,18 @@ import { eventually } from './support/clients.js';
 import { MODES } from './support/services.js';
 
 /** The server as operators run it: its own process, from src/main.ts. */
-function spawnServer(env: Record<string, string>): { child: ChildProcess; output: () => string; port: Promise<number> } {
+function spawnServer(env: Record<string, string>): {
+  child: ChildProcess;
+  output: () => string;
+  port: Promise<number>;
+} {
   const child = spawn(
     process.execPath,
     ['--conditions=roomcast-source', '--import', '@swc-node/register/esm-register', 'src/main.ts'],
-    { env: { ...process.env, PORT: '0', LOG_LEVEL: 'log', STATUS_INTERVAL_MS: '0', ...env }, stdio: ['ignore', 'pipe', 'pipe'] },
+    {
+      env: { ...process.env, PORT: '0', LOG_LEVEL: 'log', STATUS_INTERVAL_MS: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
   );
   let output = '';
   const port = new Promise<number>((resolve, reject) => {
@@ -22,7 +29,9 @@ function spawnServer(env: Record<string, string>): { child: ChildProcess; output
     };
     child.stdout!.on('data', onData);
     child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited with ${code} before listening:\n${output}`)));
+    child.once('exit', (code) =>
+      reject(new Error(`server exited with ${code} before listening:\n${output}`)),
+    );
   });
   return { child, output: () => output, port };
 }
@@ -47,15 +56,24 @@ describe.each(MODES)('SIGTERM (%s)', (mode) => {
   it('closes every socket with 1001, keeps what was acked, and exits 0 within SHUTDOWN_TIMEOUT_MS', async () => {
     const server = spawnServer({ ...env.env, SHUTDOWN_TIMEOUT_MS: '5000', NODE_ID: `proc-${mode}` });
     const url = `ws://127.0.0.1:${await server.port}/ws`;
-    const { client, handshake } = await RoomcastClient.connect(url, { device_id: 'proc-a', identity: 'web', room_id: 'PROCROOM' });
+    const { client, handshake } = await RoomcastClient.connect(url, {
+      device_id: 'proc-a',
+      identity: 'web',
+      room_id: 'PROCROOM',
+    });
     const acks = await Promise.all(
-      Array.from({ length: 50 }, (_, i) => client.request('message.send', { room_id: 'PROCROOM', kind: 'text', content: `m${i}` })),
+      Array.from({ length: 50 }, (_, i) =>
+        client.request('message.send', { room_id: 'PROCROOM', kind: 'text', content: `m${i}` }),
+      ),
     );
     expect(handshake.room.room_id).toBe('PROCROOM');
 
     const started = Date.now();
     server.child.kill('SIGTERM');
-    const [close, [exitCode]] = await Promise.all([client.closed, once(server.child, 'exit') as Promise<[number]>]);
+    const [close, [exitCode]] = await Promise.all([
+      client.closed,
+      once(server.child, 'exit') as Promise<[number]>,
+    ]);
     expect(close.code).toBe(1001);
     expect(exitCode).toBe(0);
     expect(Date.now() - started).toBeLessThan(5000);
@@ -65,11 +83,21 @@ describe.each(MODES)('SIGTERM (%s)', (mode) => {
     try {
       const base = `http://127.0.0.1:${await again.port}`;
       const url2 = `${base.replace('http', 'ws')}/ws`;
-      const { client: c2 } = await RoomcastClient.connect(url2, { device_id: 'proc-b', identity: 'web', room_id: 'PROCROOM' });
-      const ack = await c2.request('message.send', { room_id: 'PROCROOM', kind: 'text', content: 'after restart' });
+      const { client: c2 } = await RoomcastClient.connect(url2, {
+        device_id: 'proc-b',
+        identity: 'web',
+        room_id: 'PROCROOM',
+      });
+      const ack = await c2.request('message.send', {
+        room_id: 'PROCROOM',
+        kind: 'text',
+        content: 'after restart',
+      });
       // The seq continues after the 50 stored ones: none was lost, none stored twice.
       expect(ack.seq).toBe(51);
-      expect(acks.map((a) => a.seq).sort((a, b) => a! - b!)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+      expect(acks.map((a) => a.seq).sort((a, b) => a! - b!)).toEqual(
+        Array.from({ length: 50 }, (_, i) => i + 1),
+      );
       const stored = await eventually(
         async () => {
           const res = await fetch(`${base}/api/rooms/PROCROOM/messages?after_seq=0&limit=100`, {
@@ -80,7 +108,9 @@ describe.each(MODES)('SIGTERM (%s)', (mode) => {
         (messages) => messages.length >= 51,
       );
       expect(stored.map((m) => m.seq)).toEqual(Array.from({ length: 51 }, (_, i) => i + 1));
-      expect(new Set(stored.map((m) => m.message_id))).toEqual(new Set([...acks.map((a) => a.message_id), ack.message_id]));
+      expect(new Set(stored.map((m) => m.message_id))).toEqual(
+        new Set([...acks.map((a) => a.message_id), ack.message_id]),
+      );
       await c2.close();
     } finally {
       again.child.kill('SIGTERM');

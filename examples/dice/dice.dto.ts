@@ -1,6 +1,9 @@
 import { IsInt, IsOptional, Max, Min } from 'class-validator';
 
 export class RollDto {
-  @IsOptional() @IsInt() @Min(2) @Max(1000)
+  @IsOptional()
+  @IsInt()
+  @Min(2)
+  @Max(1000)
   sides?: number;
 }

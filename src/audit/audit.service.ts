@@ -1,7 +1,12 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
 import { AppConfig } from '../config/app-config.js';
-import { Lifecycle, type ConnectedEvent, type DisconnectedEvent, type RoomQueriedEvent } from '../common/lifecycle-events.js';
+import {
+  Lifecycle,
+  type ConnectedEvent,
+  type DisconnectedEvent,
+  type RoomQueriedEvent,
+} from '../common/lifecycle-events.js';
 import { JobQueue } from '../persistence/job-queue.js';
 import { JobName, type ConnectionJob } from '../persistence/job-registry.js';
 
@@ -29,10 +34,19 @@ export class AuditService {
 
   @OnEvent(Lifecycle.RoomQueried)
   onRoomQueried(e: RoomQueriedEvent): void {
-    this.jobs.record(JobName.RoomQueried, { roomId: e.roomId, deviceId: e.deviceId, totalClients: e.totalClients, queriedAt: e.queriedAt.getTime() });
+    this.jobs.record(JobName.RoomQueried, {
+      roomId: e.roomId,
+      deviceId: e.deviceId,
+      totalClients: e.totalClients,
+      queriedAt: e.queriedAt.getTime(),
+    });
   }
 
-  private connection(e: ConnectedEvent, disconnectedAt: number | null, closeCode: number | null): ConnectionJob {
+  private connection(
+    e: ConnectedEvent,
+    disconnectedAt: number | null,
+    closeCode: number | null,
+  ): ConnectionJob {
     return {
       sessionId: e.sessionId,
       deviceId: e.deviceId,
@@ -45,5 +59,4 @@ export class AuditService {
       closeCode,
     };
   }
-
 }

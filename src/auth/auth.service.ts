@@ -37,7 +37,8 @@ export class AuthService {
       if (this.config.authAnonymous) return { subject: deviceId, anonymous: true, permissions: [] };
       throw new RoomcastError(ErrorCode.UNAUTHORIZED, 'a token is required');
     }
-    if (!this.key) throw new RoomcastError(ErrorCode.UNAUTHORIZED, 'tokens are not accepted: no JWT key is configured');
+    if (!this.key)
+      throw new RoomcastError(ErrorCode.UNAUTHORIZED, 'tokens are not accepted: no JWT key is configured');
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.key.secret, { algorithms: this.key.algorithms }));
@@ -50,6 +51,7 @@ export class AuthService {
 }
 
 function permissionsOf(payload: JWTPayload): string[] {
-  if (Array.isArray(payload.permissions)) return payload.permissions.filter((p): p is string => typeof p === 'string');
+  if (Array.isArray(payload.permissions))
+    return payload.permissions.filter((p): p is string => typeof p === 'string');
   return typeof payload.scope === 'string' ? payload.scope.split(' ').filter(Boolean) : [];
 }

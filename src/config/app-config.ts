@@ -21,92 +21,139 @@ const toBool = ({ value }: { value: unknown }) => {
  * (load-config.ts); everything else receives this typed object through DI.
  */
 export class AppConfig {
-  @Transform(toInt) @IsInt() @Min(0) @Max(65535)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(65535)
   PORT = 8080;
 
-  @IsString() @Matches(/^(mysql:\/\/|sqlite:)/, { message: 'DATABASE_URL must start with mysql:// or sqlite:' })
+  @IsString()
+  @Matches(/^(mysql:\/\/|sqlite:)/, { message: 'DATABASE_URL must start with mysql:// or sqlite:' })
   DATABASE_URL = 'sqlite:./data/roomcast.sqlite';
 
-  @IsOptional() @IsString() @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must start with redis:// or rediss://' })
+  @IsOptional()
+  @IsString()
+  @Matches(/^rediss?:\/\//, { message: 'REDIS_URL must start with redis:// or rediss://' })
   REDIS_URL?: string;
 
-  @IsString() @MinLength(1)
+  @IsString()
+  @MinLength(1)
   NODE_ID = `${hostname()}-${process.pid}`;
 
   @IsIn(['all', 'gateway', 'worker'])
   ROLE: Role = 'all';
 
-  @IsOptional() @IsString() @MinLength(16, { message: 'JWT_SECRET must be at least 16 characters' })
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'JWT_SECRET must be at least 16 characters' })
   JWT_SECRET?: string;
 
-  @IsOptional() @IsString()
+  @IsOptional()
+  @IsString()
   JWT_PUBLIC_KEY?: string;
 
   /** Defaults to true only when no JWT key is configured (see load-config.ts). */
-  @IsOptional() @Transform(toBool) @IsBoolean()
+  @IsOptional()
+  @Transform(toBool)
+  @IsBoolean()
   AUTH_ANONYMOUS?: boolean;
 
-  @IsOptional() @IsString() @MinLength(8, { message: 'ADMIN_TOKEN must be at least 8 characters' })
+  @IsOptional()
+  @IsString()
+  @MinLength(8, { message: 'ADMIN_TOKEN must be at least 8 characters' })
   ADMIN_TOKEN?: string;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   DB_MIGRATIONS_RUN = true;
 
   /** Trust X-Forwarded-For for the client address (only behind a proxy you control). */
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   TRUST_PROXY = false;
 
-  @Transform(toBool) @IsBoolean()
+  @Transform(toBool)
+  @IsBoolean()
   RELAY_UNKNOWN_TYPES = false;
 
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   HEARTBEAT_MS = 30_000;
 
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   HANDSHAKE_TIMEOUT_MS = 10_000;
 
-  @Transform(toInt) @IsInt() @Min(256)
+  @Transform(toInt)
+  @IsInt()
+  @Min(256)
   MAX_PAYLOAD_BYTES = 64 * 1024;
 
   /** 0 means no limit. A room's own max_clients overrides it. */
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   ROOM_MAX_CLIENTS = 0;
 
   /** Empty rooms idle this long are deleted. */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   ROOM_IDLE_TTL_MS = 24 * 60 * 60 * 1000;
 
-  @Transform(toInt) @IsInt() @Min(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
   ROOM_SWEEP_INTERVAL_MS = 60_000;
 
   /** How long a client `id` on a send is remembered for de-duplication. */
-  @Transform(toInt) @IsInt() @Min(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
   IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   SHUTDOWN_TIMEOUT_MS = 10_000;
 
   /** Attempts for every persistence job before it is dead-lettered. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(100)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(100)
   JOB_ATTEMPTS = 8;
 
   /** Base of the exponential backoff between attempts. */
-  @Transform(toInt) @IsInt() @Min(1)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
   JOB_BACKOFF_MS = 500;
 
   /** Rows per INSERT (and per transaction) in the message writer. */
-  @Transform(toInt) @IsInt() @Min(1) @Max(5000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(5000)
   MESSAGE_BATCH_SIZE = 500;
 
   /** How long the message writer waits to fill a batch. */
-  @Transform(toInt) @IsInt() @Min(0) @Max(1000)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(1000)
   MESSAGE_BATCH_WAIT_MS = 5;
 
   /** Redis key prefix for queues and every other key, so deployments (and test runs) can share a server. */
-  @IsString() @Matches(/^[A-Za-z0-9_.:-]+$/)
+  @IsString()
+  @Matches(/^[A-Za-z0-9_.:-]+$/)
   REDIS_PREFIX = 'roomcast';
 
-  @Transform(toInt) @IsInt() @Min(0)
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
   STATUS_INTERVAL_MS = 60_000;
 
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])

@@ -30,7 +30,9 @@ describe('loadConfig', () => {
 
   it('turns anonymous access off by default once a JWT key is set', () => {
     expect(loadConfig({ JWT_SECRET: 'a-long-enough-secret' }).authAnonymous).toBe(false);
-    expect(loadConfig({ JWT_SECRET: 'a-long-enough-secret', AUTH_ANONYMOUS: 'true' }).authAnonymous).toBe(true);
+    expect(loadConfig({ JWT_SECRET: 'a-long-enough-secret', AUTH_ANONYMOUS: 'true' }).authAnonymous).toBe(
+      true,
+    );
   });
 
   it('refuses split roles without Redis', () => {

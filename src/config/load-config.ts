@@ -8,7 +8,13 @@ export class ConfigError extends Error {
   override name = 'ConfigError';
 }
 
-const KEYS = Object.keys(new AppConfig()).concat(['REDIS_URL', 'JWT_SECRET', 'JWT_PUBLIC_KEY', 'AUTH_ANONYMOUS', 'ADMIN_TOKEN']);
+const KEYS = Object.keys(new AppConfig()).concat([
+  'REDIS_URL',
+  'JWT_SECRET',
+  'JWT_PUBLIC_KEY',
+  'AUTH_ANONYMOUS',
+  'ADMIN_TOKEN',
+]);
 
 function readYaml(path: string): Record<string, unknown> {
   let doc: unknown;
@@ -18,7 +24,8 @@ function readYaml(path: string): Record<string, unknown> {
     throw new ConfigError(`CONFIG_FILE ${path}: ${(err as Error).message}`);
   }
   if (doc == null) return {};
-  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`CONFIG_FILE ${path}: expected a mapping`);
+  if (typeof doc !== 'object' || Array.isArray(doc))
+    throw new ConfigError(`CONFIG_FILE ${path}: expected a mapping`);
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(doc)) {
     const name = key.toUpperCase();
@@ -46,7 +53,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
   }
   if (config.embedded && config.ROLE !== 'all') {
-    throw new ConfigError('ROLE: gateway and worker roles need REDIS_URL (embedded mode runs jobs in process)');
+    throw new ConfigError(
+      'ROLE: gateway and worker roles need REDIS_URL (embedded mode runs jobs in process)',
+    );
   }
   return config;
 }

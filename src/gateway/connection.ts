@@ -30,7 +30,12 @@ export class Connection {
   ) {}
 
   get member(): Member {
-    return { deviceId: this.deviceId, identity: this.identity, sessionId: this.sessionId, nodeId: this.nodeId };
+    return {
+      deviceId: this.deviceId,
+      identity: this.identity,
+      sessionId: this.sessionId,
+      nodeId: this.nodeId,
+    };
   }
 
   get open(): boolean {
@@ -51,6 +56,7 @@ export class Connection {
   }
 
   close(code: number, reason: string): void {
-    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING) this.socket.close(code, reason);
+    if (this.socket.readyState === WebSocket.OPEN || this.socket.readyState === WebSocket.CONNECTING)
+      this.socket.close(code, reason);
   }
 }

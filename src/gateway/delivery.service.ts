@@ -53,8 +53,16 @@ export class DeliveryService {
   }
 
   private presence(type: 'presence.join' | 'presence.leave', event: MembershipEvent): void {
-    const data: PresenceChangeEvent = { room_id: event.roomId, device_id: event.deviceId, identity: event.identity };
-    const sent = this.registry.broadcast(event.roomId, Buffer.from(JSON.stringify({ type, data })), event.sessionId);
+    const data: PresenceChangeEvent = {
+      room_id: event.roomId,
+      device_id: event.deviceId,
+      identity: event.identity,
+    };
+    const sent = this.registry.broadcast(
+      event.roomId,
+      Buffer.from(JSON.stringify({ type, data })),
+      event.sessionId,
+    );
     this.metrics.framesOut.inc({ type }, sent);
   }
 }

@@ -65,7 +65,8 @@ export class FrameRouter implements OnModuleInit {
   }
 
   private add(meta: MessageHandlerMetadata, fn: HandlerFn, owner: string): void {
-    if (RESERVED.has(meta.type)) throw new Error(`@MessageHandler('${meta.type}') on ${owner}: the type is reserved by the gateway`);
+    if (RESERVED.has(meta.type))
+      throw new Error(`@MessageHandler('${meta.type}') on ${owner}: the type is reserved by the gateway`);
     const existing = this.routes.get(meta.type);
     if (existing) {
       throw new Error(`@MessageHandler('${meta.type}') is declared twice: ${existing.owner} and ${owner}`);

@@ -15,7 +15,8 @@ export class FrameError extends RoomcastError {
   }
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
  * Checks the envelope of a text frame: a JSON object; `type` a non-empty string when present;
@@ -32,10 +33,12 @@ export function parseFrame(text: string): ParsedFrame {
   if (!isObject(raw)) throw new FrameError('frame must be a JSON object');
   const { type, id, data } = raw;
   const validId = typeof id === 'string' && id.length >= 1 && id.length <= REQUEST_ID_MAX_LENGTH;
-  if (id !== undefined && !validId) throw new FrameError(`id must be a string of 1-${REQUEST_ID_MAX_LENGTH} characters`);
+  if (id !== undefined && !validId)
+    throw new FrameError(`id must be a string of 1-${REQUEST_ID_MAX_LENGTH} characters`);
   const reqId = validId ? id : undefined;
   if (type === undefined) return { kind: 'typeless', raw };
-  if (typeof type !== 'string' || type.length === 0 || type.length > 64) throw new FrameError('type must be a non-empty string', reqId);
+  if (typeof type !== 'string' || type.length === 0 || type.length > 64)
+    throw new FrameError('type must be a non-empty string', reqId);
   if (data !== undefined && !isObject(data)) throw new FrameError('data must be an object', reqId);
   return { kind: 'typed', type, id: reqId, data: data ?? {}, raw };
 }

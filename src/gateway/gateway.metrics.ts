@@ -27,9 +27,24 @@ export class GatewayMetrics {
         this.set(connections.roomCount());
       },
     });
-    this.framesIn = new Counter({ name: 'roomcast_frames_in_total', help: 'Frames received, by type', labelNames: ['type'], registers: [registry] });
-    this.framesOut = new Counter({ name: 'roomcast_frames_out_total', help: 'Frames sent, by type', labelNames: ['type'], registers: [registry] });
-    this.handshakes = new Counter({ name: 'roomcast_handshakes_total', help: 'Handshakes, by outcome', labelNames: ['outcome'], registers: [registry] });
+    this.framesIn = new Counter({
+      name: 'roomcast_frames_in_total',
+      help: 'Frames received, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    });
+    this.framesOut = new Counter({
+      name: 'roomcast_frames_out_total',
+      help: 'Frames sent, by type',
+      labelNames: ['type'],
+      registers: [registry],
+    });
+    this.handshakes = new Counter({
+      name: 'roomcast_handshakes_total',
+      help: 'Handshakes, by outcome',
+      labelNames: ['outcome'],
+      registers: [registry],
+    });
     this.fanout = new Histogram({
       name: 'roomcast_fanout_recipients',
       help: 'Sockets one room broadcast was written to on this node',

@@ -56,9 +56,18 @@ export class HandshakeService {
    * Runs the handshake for the first frame. `replace` detaches an older connection of the same
    * device (the gateway closes it with 4409). Throws HandshakeError on refusal.
    */
-  async handshake(conn: Connection, frame: ParsedFrame, replace: (old: Connection) => Promise<void>): Promise<void> {
+  async handshake(
+    conn: Connection,
+    frame: ParsedFrame,
+    replace: (old: Connection) => Promise<void>,
+  ): Promise<void> {
     const isHello = frame.kind === 'typeless' || frame.type === 'hello';
-    if (!isHello) throw new HandshakeError(ErrorCode.BAD_REQUEST, 'the first frame must be hello', CloseCode.BAD_HANDSHAKE);
+    if (!isHello)
+      throw new HandshakeError(
+        ErrorCode.BAD_REQUEST,
+        'the first frame must be hello',
+        CloseCode.BAD_HANDSHAKE,
+      );
     const id = frame.kind === 'typed' ? frame.id : undefined;
     try {
       const hello = validateData(HelloDto, frame.kind === 'typed' ? frame.data : frame.raw);

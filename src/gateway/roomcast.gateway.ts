@@ -118,7 +118,8 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
       try {
         frame = parseFrame(text);
       } catch (err) {
-        if (!conn.handshaken) throw new HandshakeError(ErrorCode.BAD_REQUEST, (err as Error).message, CloseCode.BAD_HANDSHAKE);
+        if (!conn.handshaken)
+          throw new HandshakeError(ErrorCode.BAD_REQUEST, (err as Error).message, CloseCode.BAD_HANDSHAKE);
         throw err;
       }
       if (frame.kind === 'typed') requestId = frame.id;
@@ -126,10 +127,20 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
       if (frame.kind === 'typeless') return await this.relay(conn, text, frame.raw, 'custom');
       this.metrics.framesIn.inc({ type: this.router.has(frame.type) ? frame.type : 'other' });
       if (frame.type === LEGACY_TEXT_TYPE && !this.router.has(LEGACY_TEXT_TYPE)) {
-        return await this.relay(conn, text, frame.raw, typeof frame.raw.content === 'string' ? 'text' : 'custom');
+        return await this.relay(
+          conn,
+          text,
+          frame.raw,
+          typeof frame.raw.content === 'string' ? 'text' : 'custom',
+        );
       }
-      if (!this.router.has(frame.type) && this.config.RELAY_UNKNOWN_TYPES) return await this.relay(conn, text, frame.raw, 'custom');
-      const result = await this.router.dispatch(frame.type, { connection: conn, requestId: frame.id }, frame.data);
+      if (!this.router.has(frame.type) && this.config.RELAY_UNKNOWN_TYPES)
+        return await this.relay(conn, text, frame.raw, 'custom');
+      const result = await this.router.dispatch(
+        frame.type,
+        { connection: conn, requestId: frame.id },
+        frame.data,
+      );
       this.reply(conn, frame.id, result);
     } catch (err) {
       this.fail(conn, err, requestId);
@@ -146,14 +157,24 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
   }
 
   private onBinary(conn: Connection, data: Buffer): void {
-    if (!conn.handshaken) throw new HandshakeError(ErrorCode.BAD_REQUEST, 'the first frame must be hello', CloseCode.BAD_HANDSHAKE);
+    if (!conn.handshaken)
+      throw new HandshakeError(
+        ErrorCode.BAD_REQUEST,
+        'the first frame must be hello',
+        CloseCode.BAD_HANDSHAKE,
+      );
     this.metrics.framesIn.inc({ type: 'binary' });
     if (!conn.primaryRoom) throw RoomcastError.notFound('no primary room to relay to');
     const sent = this.registry.broadcast(conn.primaryRoom, data, conn.sessionId, true);
     this.metrics.framesOut.inc({ type: 'binary' }, sent);
   }
 
-  private async relay(conn: Connection, text: string, frame: Record<string, unknown>, kind: 'custom' | 'text'): Promise<void> {
+  private async relay(
+    conn: Connection,
+    text: string,
+    frame: Record<string, unknown>,
+    kind: 'custom' | 'text',
+  ): Promise<void> {
     if (!conn.primaryRoom) throw RoomcastError.notFound('no primary room to relay to');
     const content = kind === 'text' ? frame.content : frame;
     await this.messaging.relay(conn, conn.primaryRoom, text, content, kind);
@@ -161,7 +182,11 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
 
   private reply(conn: Connection, id: string | undefined, result: unknown): void {
     if (result instanceof EventReply) {
-      conn.send(id === undefined ? { type: result.type, data: result.data } : { type: result.type, id, data: result.data });
+      conn.send(
+        id === undefined
+          ? { type: result.type, data: result.data }
+          : { type: result.type, id, data: result.data },
+      );
       this.metrics.framesOut.inc({ type: result.type });
     } else if (result !== undefined && id !== undefined) {
       conn.send({ type: 'ack', id, data: result });
@@ -174,9 +199,18 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     const id = err instanceof HandshakeError || err instanceof FrameError ? err.id : requestId;
     let frame: ErrorFrame;
     if (err instanceof RoomcastError) {
-      frame = { type: 'error', error: { code: err.code, message: err.message, ...(err.retryAfterMs !== undefined ? { retry_after_ms: err.retryAfterMs } : {}) } };
+      frame = {
+        type: 'error',
+        error: {
+          code: err.code,
+          message: err.message,
+          ...(err.retryAfterMs !== undefined ? { retry_after_ms: err.retryAfterMs } : {}),
+        },
+      };
     } else {
-      this.logger.error(`frame from ${conn.deviceId || conn.sessionId} failed: ${(err as Error).stack ?? String(err)}`);
+      this.logger.error(
+        `frame from ${conn.deviceId || conn.sessionId} failed: ${(err as Error).stack ?? String(err)}`,
+      );
       frame = { type: 'error', error: { code: ErrorCode.INTERNAL, message: 'internal error' } };
     }
     if (id !== undefined) frame.id = id;

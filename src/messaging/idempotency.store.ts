@@ -43,7 +43,12 @@ export class RedisIdempotencyStore extends IdempotencyStore {
   }
 
   async complete<T>(deviceId: string, requestId: string, result: T): Promise<void> {
-    await this.redis.set(this.key(deviceId, requestId), JSON.stringify(result), 'PX', this.config.IDEMPOTENCY_TTL_MS);
+    await this.redis.set(
+      this.key(deviceId, requestId),
+      JSON.stringify(result),
+      'PX',
+      this.config.IDEMPOTENCY_TTL_MS,
+    );
   }
 
   async release(deviceId: string, requestId: string): Promise<void> {
@@ -86,7 +91,10 @@ export class SqlIdempotencyStore extends IdempotencyStore {
   async complete<T>(deviceId: string, requestId: string, result: T): Promise<void> {
     const expiresAt = new Date(Date.now() + this.config.IDEMPOTENCY_TTL_MS);
     try {
-      await this.keys.upsert({ deviceId, requestId, result: JSON.stringify(result), expiresAt }, ['deviceId', 'requestId']);
+      await this.keys.upsert({ deviceId, requestId, result: JSON.stringify(result), expiresAt }, [
+        'deviceId',
+        'requestId',
+      ]);
     } finally {
       this.pending.delete(`${deviceId}\u0000${requestId}`);
     }

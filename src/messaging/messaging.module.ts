@@ -20,9 +20,21 @@ const ports: Provider[] = [
   },
   {
     provide: IdempotencyStore,
-    inject: [AppConfig, { token: Redis, optional: true }, RedisKeys, getRepositoryToken(IdempotencyKeyEntity)],
-    useFactory: (config: AppConfig, redis: Redis | undefined, keys: RedisKeys, repo: Repository<IdempotencyKeyEntity>) =>
-      config.embedded || !redis ? new SqlIdempotencyStore(repo, config) : new RedisIdempotencyStore(redis, keys, config),
+    inject: [
+      AppConfig,
+      { token: Redis, optional: true },
+      RedisKeys,
+      getRepositoryToken(IdempotencyKeyEntity),
+    ],
+    useFactory: (
+      config: AppConfig,
+      redis: Redis | undefined,
+      keys: RedisKeys,
+      repo: Repository<IdempotencyKeyEntity>,
+    ) =>
+      config.embedded || !redis
+        ? new SqlIdempotencyStore(repo, config)
+        : new RedisIdempotencyStore(redis, keys, config),
   },
 ];
 

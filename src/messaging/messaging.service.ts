@@ -73,7 +73,8 @@ export class MessagingService {
 
     const claim = await this.idempotency.claim<MessageSendAck>(author.deviceId, requestId);
     if (claim.state === 'done') return { ack: claim.result, duplicate: true };
-    if (claim.state === 'pending') throw new RoomcastError(ErrorCode.CONFLICT, `request ${requestId} is already in progress`);
+    if (claim.state === 'pending')
+      throw new RoomcastError(ErrorCode.CONFLICT, `request ${requestId} is already in progress`);
     let ack: MessageSendAck;
     try {
       ack = await this.accept(author, msg, requestId);
@@ -82,9 +83,11 @@ export class MessagingService {
       throw err;
     }
     // The message is durable whatever happens here; a lost record only weakens de-duplication.
-    await this.idempotency.complete(author.deviceId, requestId, ack).catch((err: Error) =>
-      this.logger.warn(`idempotency record for ${author.deviceId}/${requestId} not kept: ${err.message}`),
-    );
+    await this.idempotency
+      .complete(author.deviceId, requestId, ack)
+      .catch((err: Error) =>
+        this.logger.warn(`idempotency record for ${author.deviceId}/${requestId} not kept: ${err.message}`),
+      );
     return { ack, duplicate: false };
   }
 
@@ -92,7 +95,13 @@ export class MessagingService {
    * Room-manager relay: the frame goes to the other members exactly as sent and is stored
    * as a message of `kind` with the parsed frame as content.
    */
-  async relay(author: Author, roomId: string, frameText: string, frame: unknown, kind: MessageKind): Promise<void> {
+  async relay(
+    author: Author,
+    roomId: string,
+    frameText: string,
+    frame: unknown,
+    kind: MessageKind,
+  ): Promise<void> {
     await this.accept(author, { roomId, kind, content: frame }, undefined, frameText);
   }
 
@@ -118,7 +127,12 @@ export class MessagingService {
     return this.seqs.current(roomId);
   }
 
-  private accept(author: Author, msg: RoomMessage, requestId?: string, relayFrame?: string): Promise<MessageSendAck> {
+  private accept(
+    author: Author,
+    msg: RoomMessage,
+    requestId?: string,
+    relayFrame?: string,
+  ): Promise<MessageSendAck> {
     return this.inRoomOrder(msg.roomId, async () => {
       const seq = await this.seqs.next(msg.roomId);
       const message: MessagePayload = {
@@ -152,7 +166,9 @@ export class MessagingService {
       } catch (err) {
         // Nobody else allocates in this room until we return, so the number can be handed back.
         await this.seqs.release(msg.roomId, seq).catch(() => undefined);
-        throw err instanceof RoomcastError ? err : RoomcastError.unavailable(`message not stored: ${(err as Error).message}`);
+        throw err instanceof RoomcastError
+          ? err
+          : RoomcastError.unavailable(`message not stored: ${(err as Error).message}`);
       }
       const event: MessageCreatedEvent = { message, sessionId: author.sessionId, requestId, relayFrame };
       // Published inside the room's chain, so listeners see one room's messages in seq order.

@@ -150,7 +150,11 @@ export class BullMqJobQueue extends JobQueue {
       for (const add of adds) add.resolve();
     } catch (err) {
       clearTimeout(timer);
-      await this.settleUncertain(name, adds, RoomcastError.unavailable(`job queue ${name} unavailable: ${message(err)}`));
+      await this.settleUncertain(
+        name,
+        adds,
+        RoomcastError.unavailable(`job queue ${name} unavailable: ${message(err)}`),
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -169,7 +173,10 @@ export class BullMqJobQueue extends JobQueue {
         const id = add.job.opts?.jobId;
         const found = id
           ? await Promise.race([
-              queue.getJob(id).then((job) => Boolean(job), () => false),
+              queue.getJob(id).then(
+                (job) => Boolean(job),
+                () => false,
+              ),
               new Promise<boolean>((r) => setTimeout(() => r(false), VERIFY_TIMEOUT_MS).unref()),
             ])
           : false;

@@ -9,7 +9,14 @@ import { IdempotencyKeyEntity } from '../messaging/idempotency-key.entity.js';
 import { MessageEntity } from '../messaging/message.entity.js';
 import { RoomEntity } from '../rooms/room.entity.js';
 
-export const ENTITIES = [RoomEntity, DeviceEntity, ConnectionEntity, MessageEntity, RoomQueryEntity, IdempotencyKeyEntity];
+export const ENTITIES = [
+  RoomEntity,
+  DeviceEntity,
+  ConnectionEntity,
+  MessageEntity,
+  RoomQueryEntity,
+  IdempotencyKeyEntity,
+];
 
 /** TypeORM options for DATABASE_URL: `mysql://user:pass@host:port/db` or `sqlite:<path>`. */
 export function databaseOptions(databaseUrl: string, migrationsRun: boolean): DataSourceOptions {

@@ -69,7 +69,12 @@ describe('InProcessJobQueue', () => {
     await expect.poll(() => metric('roomcast_jobs_dead_lettered_total')).toBe(1);
     expect((await queue.counts())[QueueName.Messages].failed).toBe(1);
     const [failed] = await queue.failed(QueueName.Messages, 10);
-    expect(failed).toMatchObject({ name: JobName.PersistMessage, attemptsMade: 3, failedReason: 'table missing', data: message });
+    expect(failed).toMatchObject({
+      name: JobName.PersistMessage,
+      attemptsMade: 3,
+      failedReason: 'table missing',
+      data: message,
+    });
     expect(await queue.failed(QueueName.Audit, 10)).toEqual([]);
 
     healthy = true;

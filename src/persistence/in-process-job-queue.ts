@@ -79,7 +79,13 @@ export class InProcessJobQueue extends JobQueue implements BeforeApplicationShut
         return Promise.reject(err);
       }
     }
-    return this.start({ id: jobId ?? `local-${this.nextId++}`, name, queue: JOB_QUEUE[name], data, keep: false });
+    return this.start({
+      id: jobId ?? `local-${this.nextId++}`,
+      name,
+      queue: JOB_QUEUE[name],
+      data,
+      keep: false,
+    });
   }
 
   record<N extends JobName>(name: N, data: JobPayloads[N]): void {
@@ -87,7 +93,9 @@ export class InProcessJobQueue extends JobQueue implements BeforeApplicationShut
       this.logger.warn(`${name} not recorded: the job queue is shut down`);
       return;
     }
-    this.start({ id: `local-${this.nextId++}`, name, queue: JOB_QUEUE[name], data, keep: true }).catch(() => undefined);
+    this.start({ id: `local-${this.nextId++}`, name, queue: JOB_QUEUE[name], data, keep: true }).catch(
+      () => undefined,
+    );
   }
 
   async counts(): Promise<Record<QueueName, QueueCounts>> {
@@ -118,7 +126,9 @@ export class InProcessJobQueue extends JobQueue implements BeforeApplicationShut
     this.dead.splice(0, this.dead.length, ...this.dead.filter((job) => job.queue !== queue));
     for (const job of retried) {
       // Nobody awaits a retry; a second failure dead-letters the job again.
-      this.start({ id: job.id, name: job.name, queue: job.queue, data: job.data, keep: true }).catch(() => undefined);
+      this.start({ id: job.id, name: job.name, queue: job.queue, data: job.data, keep: true }).catch(
+        () => undefined,
+      );
     }
     return retried.length;
   }

@@ -33,7 +33,12 @@ export class JobOutcomes {
     );
     // Zero series from the start, so a rate() or an alert sees the queue before its first event.
     for (const queue of Object.values(QueueName)) {
-      for (const c of [this.completedTotal, this.failedAttemptsTotal, this.deadLetteredTotal, this.rejectedTotal])
+      for (const c of [
+        this.completedTotal,
+        this.failedAttemptsTotal,
+        this.deadLetteredTotal,
+        this.rejectedTotal,
+      ])
         c.inc({ queue }, 0);
     }
   }

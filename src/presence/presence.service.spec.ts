@@ -5,7 +5,12 @@ import { RoomcastError } from '../common/roomcast-error.js';
 import { PresenceService } from './presence.service.js';
 import { InMemoryPresenceStore } from './presence.store.js';
 
-const member = (deviceId: string, sessionId = `s-${deviceId}`) => ({ deviceId, identity: 'web', sessionId, nodeId: 'n1' });
+const member = (deviceId: string, sessionId = `s-${deviceId}`) => ({
+  deviceId,
+  identity: 'web',
+  sessionId,
+  nodeId: 'n1',
+});
 
 describe('PresenceService', () => {
   it('counts members, refuses past capacity and publishes joins and leaves', async () => {

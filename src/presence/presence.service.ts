@@ -19,7 +19,8 @@ export class PresenceService {
   /** Adds the member; throws ROOM_FULL at capacity (0: unlimited). Returns the room's new total. */
   async join(roomId: string, member: Member, capacity: number): Promise<number> {
     const total = await this.store.add(roomId, member, capacity);
-    if (total === null) throw new RoomcastError(ErrorCode.ROOM_FULL, `room ${roomId} is full (${capacity} clients)`);
+    if (total === null)
+      throw new RoomcastError(ErrorCode.ROOM_FULL, `room ${roomId} is full (${capacity} clients)`);
     this.events.emit(Lifecycle.Joined, this.event(roomId, member));
     return total;
   }

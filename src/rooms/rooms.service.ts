@@ -38,7 +38,10 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
   ) {}
 
   onApplicationBootstrap(): void {
-    this.sweeper = setInterval(() => void this.reclaimIdle().catch((e: Error) => this.logger.error(e.message)), this.config.ROOM_SWEEP_INTERVAL_MS);
+    this.sweeper = setInterval(
+      () => void this.reclaimIdle().catch((e: Error) => this.logger.error(e.message)),
+      this.config.ROOM_SWEEP_INTERVAL_MS,
+    );
     this.sweeper.unref();
   }
 
@@ -101,7 +104,10 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async list(): Promise<RoomSummary[]> {
-    const [rooms, occupied] = await Promise.all([this.rooms.find({ order: { createdAt: 'ASC' } }), this.presence.occupied()]);
+    const [rooms, occupied] = await Promise.all([
+      this.rooms.find({ order: { createdAt: 'ASC' } }),
+      this.presence.occupied(),
+    ]);
     return rooms.map((room) => ({ room, totalClients: occupied.get(room.roomId) ?? 0 }));
   }
 
@@ -164,5 +170,7 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
 function isDuplicateKey(err: unknown): boolean {
   if (!(err instanceof QueryFailedError)) return false;
   const code = (err.driverError as { code?: string } | undefined)?.code;
-  return code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE';
+  return (
+    code === 'ER_DUP_ENTRY' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_UNIQUE'
+  );
 }

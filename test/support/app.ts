@@ -36,7 +36,11 @@ export async function testEnvironment(mode: Mode): Promise<TestEnvironment> {
   const services: Services = await provisionServices();
   return {
     mode,
-    env: { DATABASE_URL: services.databaseUrl, REDIS_URL: services.redisUrl, REDIS_PREFIX: services.redisPrefix },
+    env: {
+      DATABASE_URL: services.databaseUrl,
+      REDIS_URL: services.redisUrl,
+      REDIS_PREFIX: services.redisPrefix,
+    },
     dispose: () => services.dispose(),
   };
 }

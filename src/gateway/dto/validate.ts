@@ -6,7 +6,9 @@ import { RoomcastError } from '../../common/roomcast-error.js';
 function describe(errors: ValidationError[], path = ''): string[] {
   return errors.flatMap((e) => {
     const at = path ? `${path}.${e.property}` : e.property;
-    const own = Object.values(e.constraints ?? {}).map((m) => (m.startsWith(e.property) ? `${path ? `${path}.` : ''}${m}` : `${at}: ${m}`));
+    const own = Object.values(e.constraints ?? {}).map((m) =>
+      m.startsWith(e.property) ? `${path ? `${path}.` : ''}${m}` : `${at}: ${m}`,
+    );
     return [...own, ...describe(e.children ?? [], at)];
   });
 }
@@ -14,7 +16,11 @@ function describe(errors: ValidationError[], path = ''): string[] {
 /** Validates `data` into an instance of `dto` (unknown fields refused), or throws BAD_REQUEST naming each problem. */
 export function validateData<T extends object>(dto: Type<T>, data: Record<string, unknown>): T {
   const instance = plainToInstance(dto, data);
-  const errors = validateSync(instance, { whitelist: true, forbidNonWhitelisted: true, forbidUnknownValues: true });
+  const errors = validateSync(instance, {
+    whitelist: true,
+    forbidNonWhitelisted: true,
+    forbidUnknownValues: true,
+  });
   if (errors.length) throw RoomcastError.badRequest(describe(errors).join('; '));
   return instance;
 }

@@ -17,7 +17,8 @@ export class MessagingHandlers {
       throw new RoomcastError(ErrorCode.BAD_REQUEST, 'direct messages (to_device_id) are not available yet');
     }
     if (!dto.room_id) throw RoomcastError.badRequest('room_id is required');
-    if (!connection.rooms.has(dto.room_id)) throw new RoomcastError(ErrorCode.FORBIDDEN, `not a member of room ${dto.room_id}`);
+    if (!connection.rooms.has(dto.room_id))
+      throw new RoomcastError(ErrorCode.FORBIDDEN, `not a member of room ${dto.room_id}`);
     const { ack } = await this.messaging.sendToRoom(
       connection,
       { roomId: dto.room_id, kind: dto.kind, content: dto.content, mentions: dto.mentions },

@@ -42,7 +42,12 @@ export class RoomsHandlers {
   /** Creates a room without joining it. */
   @MessageHandler('room.create', { dto: RoomCreateDto })
   async create({ connection }: HandlerContext, dto: RoomCreateDto): Promise<{ room_id: string }> {
-    const room = await this.rooms.create({ roomId: dto.room_id, name: dto.name, maxClients: dto.max_clients, createdBy: connection.deviceId });
+    const room = await this.rooms.create({
+      roomId: dto.room_id,
+      name: dto.name,
+      maxClients: dto.max_clients,
+      createdBy: connection.deviceId,
+    });
     return { room_id: room.roomId };
   }
 
@@ -58,7 +63,12 @@ export class RoomsHandlers {
       total_clients: members.length,
       clients: members.map((m) => ({ device_id: m.deviceId, identity: m.identity })),
     };
-    const event: RoomQueriedEvent = { roomId, deviceId: connection.deviceId, totalClients: members.length, queriedAt: new Date() };
+    const event: RoomQueriedEvent = {
+      roomId,
+      deviceId: connection.deviceId,
+      totalClients: members.length,
+      queriedAt: new Date(),
+    };
     this.events.emit(Lifecycle.RoomQueried, event);
     return new EventReply('room_info', info);
   }
