@@ -1,4 +1,6 @@
 import { randomInt } from 'node:crypto';
+import { applyDecorators } from '@nestjs/common';
+import { IsString, Matches } from 'class-validator';
 
 const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789';
 
@@ -11,3 +13,10 @@ export function generateRoomId(): string {
 
 /** Ids a client may choose: the generated shape and any other short, URL-safe name. */
 export const CLIENT_ROOM_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/** class-validator rule for a client-chosen room id, with one wording everywhere. */
+export const IsRoomId = () =>
+  applyDecorators(
+    IsString(),
+    Matches(CLIENT_ROOM_ID, { message: '$property must be 1-64 characters of [A-Za-z0-9_-]' }),
+  );

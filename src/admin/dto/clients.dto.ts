@@ -1,20 +1,18 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsOptional, IsString, Length, Matches } from 'class-validator';
-import { DEVICE_ID } from '../../gateway/dto/hello.dto.js';
-import { CLIENT_ROOM_ID } from '../../rooms/room-id.js';
+import { IsOptional, IsString, Length } from 'class-validator';
+import { DEVICE_ID, IsDeviceId } from '../../devices/device-id.js';
+import { CLIENT_ROOM_ID, IsRoomId } from '../../rooms/room-id.js';
 
 export class ClientsQueryDto {
   @ApiPropertyOptional({ description: 'Only the clients in this room', pattern: CLIENT_ROOM_ID.source })
   @IsOptional()
-  @IsString()
-  @Matches(CLIENT_ROOM_ID, { message: 'room_id must be 1-64 characters of [A-Za-z0-9_-]' })
+  @IsRoomId()
   room_id?: string;
 }
 
 export class DeviceParamsDto {
   @ApiProperty({ description: 'Device id', pattern: DEVICE_ID.source })
-  @IsString()
-  @Matches(DEVICE_ID, { message: 'deviceId must be 1-128 characters of [A-Za-z0-9_.:@-]' })
+  @IsDeviceId()
   deviceId: string;
 }
 

@@ -1,11 +1,10 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
-import { IsInt, IsOptional, IsString, Matches, Max, Min } from 'class-validator';
-import { DEVICE_ID } from '../../gateway/dto/hello.dto.js';
+import { IsInt, IsOptional, Max, Min } from 'class-validator';
+import { DEVICE_ID, IsDeviceId } from '../../devices/device-id.js';
 
 export class DeviceIdParamsDto {
   @ApiProperty({ description: 'Device id', pattern: DEVICE_ID.source })
-  @IsString()
-  @Matches(DEVICE_ID, { message: 'id must be 1-128 characters of [A-Za-z0-9_.:@-]' })
+  @IsDeviceId()
   id: string;
 }
 

@@ -1,14 +1,11 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { MESSAGE_KINDS, type MessageKind } from '#protocol';
-import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
-import { CLIENT_ROOM_ID } from '../../rooms/room-id.js';
-
-const ROOM_ID_RULE = { message: 'room_id must be 1-64 characters of [A-Za-z0-9_-]' };
+import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { CLIENT_ROOM_ID, IsRoomId } from '../../rooms/room-id.js';
 
 export class RoomParamsDto {
   @ApiProperty({ description: 'Room id', example: 'ROOM0001', pattern: CLIENT_ROOM_ID.source })
-  @IsString()
-  @Matches(CLIENT_ROOM_ID, { message: 'id must be 1-64 characters of [A-Za-z0-9_-]' })
+  @IsRoomId()
   id: string;
 }
 
@@ -39,8 +36,7 @@ export class CreateRoomDto {
     pattern: CLIENT_ROOM_ID.source,
   })
   @IsOptional()
-  @IsString()
-  @Matches(CLIENT_ROOM_ID, ROOM_ID_RULE)
+  @IsRoomId()
   room_id?: string;
 
   @ApiPropertyOptional({ minLength: 1, maxLength: 200, example: 'Lobby' })

@@ -1,6 +1,6 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsDefined, IsOptional, IsString, Matches } from 'class-validator';
-import { CLIENT_ROOM_ID } from '../../rooms/room-id.js';
+import { CLIENT_ROOM_ID, IsRoomId } from '../../rooms/room-id.js';
 import { QueueCountsDto } from './queues.dto.js';
 
 export class MemoryDto {
@@ -59,8 +59,7 @@ export class BroadcastDto {
     pattern: CLIENT_ROOM_ID.source,
   })
   @IsOptional()
-  @IsString()
-  @Matches(CLIENT_ROOM_ID, { message: 'room_id must be 1-64 characters of [A-Za-z0-9_-]' })
+  @IsRoomId()
   room_id?: string;
 
   @ApiPropertyOptional({

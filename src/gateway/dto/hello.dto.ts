@@ -1,11 +1,9 @@
-import { IsObject, IsOptional, IsString, Length, Matches } from 'class-validator';
-import { CLIENT_ROOM_ID } from '../../rooms/room-id.js';
-
-export const DEVICE_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
+import { IsObject, IsOptional, IsString, Length } from 'class-validator';
+import { IsDeviceId } from '../../devices/device-id.js';
+import { IsRoomId } from '../../rooms/room-id.js';
 
 export class HelloDto {
-  @IsString()
-  @Matches(DEVICE_ID, { message: 'device_id must be 1-128 characters of [A-Za-z0-9_.:@-]' })
+  @IsDeviceId()
   device_id: string;
 
   @IsString()
@@ -13,8 +11,7 @@ export class HelloDto {
   identity: string;
 
   @IsOptional()
-  @IsString()
-  @Matches(CLIENT_ROOM_ID, { message: 'room_id must be 1-64 characters of [A-Za-z0-9_-]' })
+  @IsRoomId()
   room_id?: string;
 
   @IsOptional()

@@ -1,17 +1,15 @@
 import { MESSAGE_KINDS, type MessageKind } from '#protocol';
-import { ArrayMaxSize, IsArray, IsDefined, IsIn, IsOptional, IsString, Matches } from 'class-validator';
-import { CLIENT_ROOM_ID } from '../../rooms/room-id.js';
-import { DEVICE_ID } from './hello.dto.js';
+import { ArrayMaxSize, IsArray, IsDefined, IsIn, IsOptional } from 'class-validator';
+import { IsDeviceId } from '../../devices/device-id.js';
+import { IsRoomId } from '../../rooms/room-id.js';
 
 export class MessageSendDto {
   @IsOptional()
-  @IsString()
-  @Matches(CLIENT_ROOM_ID, { message: 'room_id must be 1-64 characters of [A-Za-z0-9_-]' })
+  @IsRoomId()
   room_id?: string;
 
   @IsOptional()
-  @IsString()
-  @Matches(DEVICE_ID, { message: 'to_device_id must be a device id' })
+  @IsDeviceId()
   to_device_id?: string;
 
   @IsIn(MESSAGE_KINDS)
@@ -23,7 +21,6 @@ export class MessageSendDto {
   @IsOptional()
   @IsArray()
   @ArrayMaxSize(100)
-  @IsString({ each: true })
-  @Matches(DEVICE_ID, { each: true })
+  @IsDeviceId(true)
   mentions?: string[];
 }

@@ -1,18 +1,14 @@
-import { IsInt, IsOptional, IsString, Length, Matches, Max, Min } from 'class-validator';
-import { CLIENT_ROOM_ID } from '../../rooms/room-id.js';
-
-const ROOM_ID_MESSAGE = { message: 'room_id must be 1-64 characters of [A-Za-z0-9_-]' };
+import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsRoomId } from '../../rooms/room-id.js';
 
 export class RoomRefDto {
-  @IsString()
-  @Matches(CLIENT_ROOM_ID, ROOM_ID_MESSAGE)
+  @IsRoomId()
   room_id: string;
 }
 
 export class OptionalRoomRefDto {
   @IsOptional()
-  @IsString()
-  @Matches(CLIENT_ROOM_ID, ROOM_ID_MESSAGE)
+  @IsRoomId()
   room_id?: string;
 }
 
