@@ -36,30 +36,41 @@ export class StoredSeqReader {
 @Injectable()
 export class LocalSeqAllocator extends SeqAllocator {
   private readonly counters = new Map<string, number>();
+  /** One database read per room, shared by every caller that arrives while it runs. */
+  private readonly seeding = new Map<string, Promise<void>>();
 
   constructor(private readonly stored: StoredSeqReader) {
     super();
   }
 
   async next(roomId: string): Promise<number> {
-    const seq = (await this.current(roomId)) + 1;
+    await this.seed(roomId);
+    // Synchronous from here: no other caller can take the same number.
+    const seq = this.counters.get(roomId)! + 1;
     this.counters.set(roomId, seq);
     return seq;
   }
 
   async current(roomId: string): Promise<number> {
-    let value = this.counters.get(roomId);
-    if (value === undefined) {
-      value = await this.stored.maxSeq(roomId);
-      // Another call may have seeded (and advanced) the counter while we read.
-      value = this.counters.get(roomId) ?? value;
-      this.counters.set(roomId, value);
-    }
-    return value;
+    await this.seed(roomId);
+    return this.counters.get(roomId)!;
   }
 
   async release(roomId: string, seq: number): Promise<void> {
     if (this.counters.get(roomId) === seq) this.counters.set(roomId, seq - 1);
+  }
+
+  private async seed(roomId: string): Promise<void> {
+    if (this.counters.has(roomId)) return;
+    let pending = this.seeding.get(roomId);
+    if (!pending) {
+      pending = this.stored
+        .maxSeq(roomId)
+        .then((max) => void this.counters.set(roomId, max))
+        .finally(() => this.seeding.delete(roomId));
+      this.seeding.set(roomId, pending);
+    }
+    await pending;
   }
 }
 

@@ -1,0 +1,134 @@
+import { EventEmitter2 } from '@nestjs/event-emitter';
+import type { Repository } from 'typeorm';
+import { describe, expect, it } from 'vitest';
+import { Lifecycle, type MessageCreatedEvent } from '../common/lifecycle-events.js';
+import { RoomcastError } from '../common/roomcast-error.js';
+import { JobQueue } from '../persistence/job-queue.js';
+import type { JobName, JobPayloads } from '../persistence/job-registry.js';
+import { type Claim, IdempotencyStore } from './idempotency.store.js';
+import type { MessageEntity } from './message.entity.js';
+import { MessagingService } from './messaging.service.js';
+import { LocalSeqAllocator, type StoredSeqReader } from './seq-allocator.js';
+
+/** In-memory stand-ins for the ports; the real implementations are tested against real servers. */
+class MemoryIdempotency extends IdempotencyStore {
+  readonly entries = new Map<string, unknown>();
+  async claim<T>(device: string, id: string): Promise<Claim<T>> {
+    const key = `${device}/${id}`;
+    if (!this.entries.has(key)) {
+      this.entries.set(key, 'pending');
+      return { state: 'claimed' };
+    }
+    const value = this.entries.get(key);
+    return value === 'pending' ? { state: 'pending' } : { state: 'done', result: value as T };
+  }
+  async complete<T>(device: string, id: string, result: T) {
+    this.entries.set(`${device}/${id}`, result);
+  }
+  async release(device: string, id: string) {
+    this.entries.delete(`${device}/${id}`);
+  }
+}
+
+class ScriptedQueue extends JobQueue {
+  readonly jobs: Array<JobPayloads[JobName.PersistMessage]> = [];
+  failNext = 0;
+  async enqueue<N extends JobName>(_name: N, data: JobPayloads[N]) {
+    if (this.failNext > 0) {
+      this.failNext--;
+      throw RoomcastError.unavailable('redis down');
+    }
+    this.jobs.push(data as JobPayloads[JobName.PersistMessage]);
+  }
+  record() {}
+  counts(): never {
+    throw new Error('unused');
+  }
+  failed(): never {
+    throw new Error('unused');
+  }
+  retryFailed(): never {
+    throw new Error('unused');
+  }
+}
+
+function service() {
+  const events = new EventEmitter2();
+  const delivered: MessageCreatedEvent[] = [];
+  events.on(Lifecycle.MessageCreated, (e: MessageCreatedEvent) => delivered.push(e));
+  const queue = new ScriptedQueue();
+  const idempotency = new MemoryIdempotency();
+  const seqs = new LocalSeqAllocator({ maxSeq: async () => 0 } as unknown as StoredSeqReader);
+  const messaging = new MessagingService(seqs, idempotency, queue, events, {} as Repository<MessageEntity>);
+  return { messaging, queue, delivered, idempotency };
+}
+
+const author = { deviceId: 'd1', identity: 'alice', sessionId: 's1' };
+const text = (content: string) => ({ roomId: 'R1', kind: 'text' as const, content });
+
+describe('MessagingService', () => {
+  it('acks after the job is queued and publishes the message once, in seq order', async () => {
+    const { messaging, queue, delivered } = service();
+    const acks = await Promise.all(['a', 'b', 'c'].map((c) => messaging.sendToRoom(author, text(c))));
+    expect(acks.map((r) => r.ack.seq)).toEqual([1, 2, 3]);
+    expect(queue.jobs.map((j) => j.seq)).toEqual([1, 2, 3]);
+    expect(delivered.map((e) => e.message.seq)).toEqual([1, 2, 3]);
+    expect(delivered[0]).toMatchObject({
+      sessionId: 's1',
+      message: { room_id: 'R1', kind: 'text', content: 'a', from: { device_id: 'd1', identity: 'alice' } },
+    });
+  });
+
+  it('returns the first ack for a repeated client id and neither stores nor publishes again', async () => {
+    const { messaging, queue, delivered } = service();
+    const first = await messaging.sendToRoom(author, text('once'), 'req-1');
+    const again = await messaging.sendToRoom(author, text('once'), 'req-1');
+    expect(first.duplicate).toBe(false);
+    expect(again).toEqual({ ack: first.ack, duplicate: true });
+    expect(queue.jobs).toHaveLength(1);
+    expect(delivered).toHaveLength(1);
+    // The same id from another device is another message.
+    expect((await messaging.sendToRoom({ ...author, deviceId: 'd2' }, text('once'), 'req-1')).duplicate).toBe(
+      false,
+    );
+  });
+
+  it('answers CONFLICT while the same id is still in progress', async () => {
+    const { messaging, idempotency } = service();
+    await idempotency.claim('d1', 'busy');
+    await expect(messaging.sendToRoom(author, text('x'), 'busy')).rejects.toMatchObject({ code: 'CONFLICT' });
+  });
+
+  it('on a failed enqueue: answers UNAVAILABLE, publishes nothing, hands back the seq and the id', async () => {
+    const { messaging, queue, delivered } = service();
+    await messaging.sendToRoom(author, text('one'));
+    queue.failNext = 1;
+    await expect(messaging.sendToRoom(author, text('lost'), 'retry-me')).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
+    expect(delivered).toHaveLength(1);
+    // The retry with the same id goes through, and the seq has no gap.
+    const retry = await messaging.sendToRoom(author, text('lost'), 'retry-me');
+    expect(retry).toMatchObject({ duplicate: false, ack: { seq: 2 } });
+  });
+
+  it('refuses content that does not fit its kind, before taking a seq', async () => {
+    const { messaging, queue } = service();
+    await expect(
+      messaging.sendToRoom(author, { roomId: 'R1', kind: 'text', content: '' }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    await expect(
+      messaging.sendToRoom(author, { roomId: 'R1', kind: 'file', content: { url: 'u', size: -1 } }),
+    ).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    expect(queue.jobs).toHaveLength(0);
+    expect(
+      (
+        await messaging.sendToRoom(author, {
+          roomId: 'R1',
+          kind: 'image',
+          content: { url: 'https://x/y.png', mime: 'image/png', size: 10 },
+        })
+      ).ack.seq,
+    ).toBe(1);
+  });
+});
