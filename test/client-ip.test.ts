@@ -46,7 +46,7 @@ describe.each([
         server.app
           .get(DataSource)
           .query('SELECT client_ip FROM connections WHERE device_id = ?', ['behind-proxy']),
-      (r: unknown[]) => r.length === 1,
+      (r: Array<{ client_ip: string }>) => r.length === 1,
     );
     expect(String(rows[0].client_ip)).toMatch(new RegExp(expectedIp.replace(/\./g, '\\.')));
   });
