@@ -35,6 +35,7 @@ function message(overrides: Partial<PersistMessageJob> = {}): PersistMessageJob 
     seq: nextId,
     clientMsgId: null,
     sentAt: 1_763_800_000_123 + nextId,
+    conversation: null,
     ...overrides,
   };
 }

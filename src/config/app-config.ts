@@ -114,6 +114,51 @@ export class AppConfig {
   @Min(1000)
   IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
+  /** Offline items (direct messages, notifications, mentions) are dropped after this. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  OFFLINE_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+  /** How often expired offline items are removed. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  OFFLINE_EXPIRY_INTERVAL_MS = 60_000;
+
+  /** Offline items sent per batch at the handshake. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(10_000)
+  OFFLINE_BATCH_SIZE = 200;
+
+  /** A sender may recall a message for this long after sending it. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RECALL_WINDOW_MS = 2 * 60 * 1000;
+
+  /** Recent messages kept per room for resume (Redis stream or memory); older ones come from the database. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(10)
+  @Max(1_000_000)
+  ROOM_LOG_SIZE = 1000;
+
+  /** Most messages replayed for one room at a handshake; beyond it `resumed.complete` is false. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  @Max(1_000_000)
+  RESUME_MAX_MESSAGES = 5000;
+
+  /** At most one `typing` event per sender per room reaches the others in this time. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  TYPING_INTERVAL_MS = 1000;
+
   @Transform(toInt)
   @IsInt()
   @Min(0)

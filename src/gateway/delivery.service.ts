@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { OnEvent } from '@nestjs/event-emitter';
-import type { PresenceChangeEvent } from '#protocol';
+import type { PresenceChangeEvent, ServerEventMap } from '#protocol';
+import { LiveDelivery } from '../common/live-delivery.js';
 import { Lifecycle, type MembershipEvent, type MessageCreatedEvent } from '../common/lifecycle-events.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { GatewayMetrics } from './gateway.metrics.js';
@@ -10,11 +11,13 @@ import { GatewayMetrics } from './gateway.metrics.js';
  * event and the same buffer is written to every recipient.
  */
 @Injectable()
-export class DeliveryService {
+export class DeliveryService extends LiveDelivery {
   constructor(
     private readonly registry: ConnectionRegistry,
     private readonly metrics: GatewayMetrics,
-  ) {}
+  ) {
+    super();
+  }
 
   @OnEvent(Lifecycle.MessageCreated)
   onMessage(event: MessageCreatedEvent): void {
@@ -34,6 +37,31 @@ export class DeliveryService {
   @OnEvent(Lifecycle.Left)
   onLeft(event: MembershipEvent): void {
     this.presence('presence.leave', event);
+  }
+
+  /** Sends an event to the room's sockets on this node, except one session; returns how many. */
+  toRoom<T extends keyof ServerEventMap>(
+    roomId: string,
+    type: T,
+    data: ServerEventMap[T],
+    exceptSessionId?: string,
+  ): number {
+    const sent = this.registry.broadcast(
+      roomId,
+      Buffer.from(JSON.stringify({ type, data })),
+      exceptSessionId,
+    );
+    this.metrics.framesOut.inc({ type }, sent);
+    return sent;
+  }
+
+  /** Sends an event to the device if it is connected to this node; returns whether it was. */
+  toDevice<T extends keyof ServerEventMap>(deviceId: string, type: T, data: ServerEventMap[T]): boolean {
+    const conn = this.registry.device(deviceId);
+    if (!conn?.open) return false;
+    conn.event(type, data);
+    this.metrics.framesOut.inc({ type });
+    return true;
   }
 
   /** Sends a system event to a room's sockets (or every socket when roomId is null); returns the count. */

@@ -1,4 +1,5 @@
-import { Module } from '@nestjs/common';
+import { Global, Module } from '@nestjs/common';
+import { LiveDelivery } from '../common/live-delivery.js';
 import { DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module.js';
 import { DevicesModule } from '../devices/devices.module.js';
@@ -16,6 +17,8 @@ import { HandshakeService } from './handshake.service.js';
 import { RoomcastGateway } from './roomcast.gateway.js';
 import { SessionsService } from './sessions.service.js';
 
+/** Global so domain modules can inject LiveDelivery without importing the gateway (and without a cycle). */
+@Global()
 @Module({
   imports: [DiscoveryModule, AuthModule, PresenceModule, RoomsModule, DevicesModule, MessagingModule],
   providers: [
@@ -24,12 +27,13 @@ import { SessionsService } from './sessions.service.js';
     FrameRouter,
     HandshakeService,
     DeliveryService,
+    { provide: LiveDelivery, useExisting: DeliveryService },
     GatewayMetrics,
     SessionsService,
     RoomsHandlers,
     MessagingHandlers,
     PingHandler,
   ],
-  exports: [SessionsService],
+  exports: [SessionsService, LiveDelivery],
 })
 export class GatewayModule {}

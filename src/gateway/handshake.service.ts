@@ -83,6 +83,7 @@ export class HandshakeService {
       conn.handshaken = true;
       conn.primaryRoom = room.roomId;
       this.registry.register(conn);
+      await this.presence.connect(conn.member);
       this.registry.join(conn, room.roomId);
 
       conn.event(

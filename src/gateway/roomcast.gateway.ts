@@ -91,7 +91,10 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     // At shutdown every socket of the node closes at once: telling each member about every
     // other one would be a storm of presence.leave frames to sockets that are closing anyway.
     if (!this.shuttingDown) {
-      await Promise.all(rooms.map((roomId) => this.presence.leave(roomId, conn.member))).catch((err: Error) =>
+      await Promise.all([
+        this.presence.disconnect(conn.member),
+        ...rooms.map((roomId) => this.presence.leave(roomId, conn.member)),
+      ]).catch((err: Error) =>
         this.logger.error(`presence cleanup of ${conn.deviceId} failed: ${err.message}`),
       );
     }

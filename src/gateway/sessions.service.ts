@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { CloseCode } from '#protocol';
+import { CloseCode, type ServerEventMap } from '#protocol';
 import { PresenceService } from '../presence/presence.service.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import { ConnectionRegistry } from './connection-registry.js';
@@ -57,6 +57,21 @@ export class SessionsService {
     await this.gateway.detach(conn, CloseCode.FORBIDDEN);
     conn.close(CloseCode.FORBIDDEN, 'kicked');
     return true;
+  }
+
+  /** An event to a device connected to this node; false when it is not (the caller keeps it offline). */
+  deliver<T extends keyof ServerEventMap>(deviceId: string, type: T, data: ServerEventMap[T]): boolean {
+    return this.delivery.toDevice(deviceId, type, data);
+  }
+
+  /** An event to the room's members on this node, except one session. Returns recipients. */
+  toRoom<T extends keyof ServerEventMap>(
+    roomId: string,
+    type: T,
+    data: ServerEventMap[T],
+    exceptSessionId?: string,
+  ): number {
+    return this.delivery.toRoom(roomId, type, data, exceptSessionId);
   }
 
   /** A `system` event to one room's members or to every connected client. Returns recipients. */

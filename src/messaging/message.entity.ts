@@ -3,6 +3,7 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 @Entity('messages')
 @Index('idx_messages_room_seq', ['roomId', 'seq'])
 @Index('idx_messages_from', ['fromDeviceId', 'sentAt'])
+@Index('idx_messages_conversation', ['conversation', 'sentAt'])
 export class MessageEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id: string;
@@ -42,4 +43,14 @@ export class MessageEntity {
 
   @Column({ name: 'sent_at', type: 'datetime', precision: 3 })
   sentAt: Date;
+
+  /** Direct messages: both device ids, sorted, joined by '|'. */
+  @Column({ type: 'varchar', length: 260, nullable: true })
+  conversation: string | null;
+
+  @Column({ name: 'recalled_at', type: 'datetime', precision: 3, nullable: true })
+  recalledAt: Date | null;
+
+  @Column({ name: 'recalled_by', type: 'varchar', length: 128, nullable: true })
+  recalledBy: string | null;
 }

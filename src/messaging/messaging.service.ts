@@ -160,6 +160,7 @@ export class MessagingService {
             seq,
             clientMsgId: requestId ?? null,
             sentAt: message.ts,
+            conversation: null,
           },
           message.message_id,
         );

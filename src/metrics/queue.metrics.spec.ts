@@ -8,6 +8,7 @@ import { QUEUE_SCRAPE_TIMEOUT_MS, QueueMetrics } from './queue.metrics.js';
 const counts = (waiting: number): Record<QueueName, QueueCounts> => ({
   [QueueName.Messages]: { waiting, active: 1, delayed: 2, completed: 3, failed: 4 },
   [QueueName.Audit]: { waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0 },
+  [QueueName.Inbox]: { waiting: 0, active: 0, delayed: 0, completed: 0, failed: 0 },
 });
 
 describe('QueueMetrics', () => {

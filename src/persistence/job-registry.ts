@@ -8,6 +8,8 @@ import type { AppConfig } from '../config/app-config.js';
 export enum QueueName {
   Messages = 'messages',
   Audit = 'audit',
+  /** Offline inbox and read state upkeep. */
+  Inbox = 'inbox',
 }
 
 export enum JobName {
@@ -32,6 +34,8 @@ export interface PersistMessageJob {
   clientMsgId: string | null;
   /** ms since epoch */
   sentAt: number;
+  /** Direct messages: both device ids, sorted, joined by '|'. */
+  conversation: string | null;
 }
 
 export interface ConnectionJob {
@@ -81,7 +85,7 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
  * concurrency is the batch size: that many jobs wait together for one INSERT.
  */
 export function queueConcurrency(config: AppConfig): Record<QueueName, number> {
-  return { [QueueName.Messages]: config.MESSAGE_BATCH_SIZE, [QueueName.Audit]: 50 };
+  return { [QueueName.Messages]: config.MESSAGE_BATCH_SIZE, [QueueName.Audit]: 50, [QueueName.Inbox]: 20 };
 }
 
 /** Retry policy shared by both drivers (BullMQ and in-process). */

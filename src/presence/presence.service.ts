@@ -43,6 +43,20 @@ export class PresenceService {
     return this.store.occupied();
   }
 
+  /** Records that the device is connected (the device registry other modules route by). */
+  connect(member: Member): Promise<void> {
+    return this.store.connect(member);
+  }
+
+  disconnect(member: Member): Promise<void> {
+    return this.store.disconnect(member.deviceId, member.sessionId);
+  }
+
+  /** Whether the device has a live connection (on any node, once presence is shared). */
+  async isOnline(deviceId: string): Promise<boolean> {
+    return (await this.store.session(deviceId)) !== undefined;
+  }
+
   private event(roomId: string, m: Member): MembershipEvent {
     return { roomId, deviceId: m.deviceId, identity: m.identity, sessionId: m.sessionId };
   }

@@ -21,10 +21,17 @@ export abstract class PresenceStore {
   abstract count(roomId: string): Promise<number>;
   /** Rooms with at least one member, with their counts. */
   abstract occupied(): Promise<Map<string, number>>;
+  /** Marks the device connected with this session (replacing an older session). */
+  abstract connect(member: Member): Promise<void>;
+  /** Marks the device gone, if this session is still its current one. */
+  abstract disconnect(deviceId: string, sessionId: string): Promise<void>;
+  /** The device's current session, if it is connected anywhere. */
+  abstract session(deviceId: string): Promise<Member | undefined>;
 }
 
 export class InMemoryPresenceStore extends PresenceStore {
   private readonly rooms = new Map<string, Map<string, Member>>();
+  private readonly sessions = new Map<string, Member>();
 
   async add(roomId: string, member: Member, capacity: number): Promise<number | null> {
     let room = this.rooms.get(roomId);
@@ -52,5 +59,17 @@ export class InMemoryPresenceStore extends PresenceStore {
 
   async occupied(): Promise<Map<string, number>> {
     return new Map([...this.rooms].map(([id, members]) => [id, members.size]));
+  }
+
+  async connect(member: Member): Promise<void> {
+    this.sessions.set(member.deviceId, member);
+  }
+
+  async disconnect(deviceId: string, sessionId: string): Promise<void> {
+    if (this.sessions.get(deviceId)?.sessionId === sessionId) this.sessions.delete(deviceId);
+  }
+
+  async session(deviceId: string): Promise<Member | undefined> {
+    return this.sessions.get(deviceId);
   }
 }

@@ -29,6 +29,9 @@ const toRow = (job: PersistMessageJob): MessageRow => ({
   seq: job.seq,
   clientMsgId: job.clientMsgId,
   sentAt: new Date(job.sentAt),
+  conversation: job.conversation,
+  recalledAt: null,
+  recalledBy: null,
 });
 
 /** Splits rows into INSERT-sized chunks (in practice one chunk: a batch is rarely that large). */
