@@ -1,14 +1,25 @@
 import type { Queue } from 'bullmq';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '#protocol';
-import { BullMqJobQueue, ENQUEUE_TIMEOUT_MS } from './bullmq-job-queue.js';
+import { BullMqJobQueue, ENQUEUE_TIMEOUT_MS, SCHEDULE_RETRY_MS } from './bullmq-job-queue.js';
 import { type DeviceSeenJob, JobName, type PersistMessageJob, QueueName } from './job-registry.js';
 
 type AddBulk = (jobs: Array<{ name: string; data: unknown; opts?: { jobId?: string } }>) => Promise<unknown>;
 
-function fakeQueues(addBulk: AddBulk, stored: (id: string) => boolean = () => false) {
+type Upsert = (
+  id: string,
+  repeat: { every?: number },
+  template: { name: string; data: unknown },
+) => Promise<unknown>;
+
+function fakeQueues(
+  addBulk: AddBulk,
+  stored: (id: string) => boolean = () => false,
+  upsertJobScheduler: Upsert = async () => ({}),
+) {
   const queues = new Map<QueueName, Queue>();
   const calls: Record<string, Parameters<AddBulk>[0][]> = {};
+  const schedulers: Array<{ queue: QueueName; args: Parameters<Upsert> }> = [];
   for (const name of Object.values(QueueName)) {
     calls[name] = [];
     const queue = {
@@ -18,10 +29,14 @@ function fakeQueues(addBulk: AddBulk, stored: (id: string) => boolean = () => fa
         return addBulk(jobs);
       },
       getJob: async (id: string) => (stored(id) ? { id } : undefined),
+      upsertJobScheduler: (...args: Parameters<Upsert>) => {
+        schedulers.push({ queue: name, args });
+        return upsertJobScheduler(...args);
+      },
     };
     queues.set(name, queue as unknown as Queue);
   }
-  return { jobs: new BullMqJobQueue(queues), calls };
+  return { jobs: new BullMqJobQueue(queues), calls, schedulers };
 }
 
 const seen = (deviceId: string): DeviceSeenJob => ({ deviceId, identity: 'i', roomId: null, at: 1 });
@@ -97,5 +112,47 @@ describe('BullMqJobQueue', () => {
     ]);
     expect(stored.status).toBe('fulfilled');
     expect(lost).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.UNAVAILABLE } });
+  });
+
+  it('schedules a job as a BullMQ job scheduler named after the job, on its queue', async () => {
+    const { jobs, schedulers } = fakeQueues(async (added) => added);
+    jobs.schedule(JobName.OfflineExpire, 60_000, {});
+    await vi.waitFor(() => expect(schedulers).toHaveLength(1));
+    expect(schedulers[0]).toEqual({
+      queue: QueueName.Inbox,
+      args: [JobName.OfflineExpire, { every: 60_000 }, { name: JobName.OfflineExpire, data: {} }],
+    });
+  });
+
+  it('registers a schedule again while Redis refuses it, and stops trying at shutdown', async () => {
+    vi.useFakeTimers();
+    let refuse = true;
+    const { jobs, schedulers } = fakeQueues(
+      async (added) => added,
+      () => false,
+      async () => {
+        if (refuse) throw new Error('Connection is closed.');
+        return {};
+      },
+    );
+    jobs.schedule(JobName.OfflineExpire, 60_000, {});
+    await vi.advanceTimersByTimeAsync(0);
+    expect(schedulers).toHaveLength(1);
+    await vi.advanceTimersByTimeAsync(SCHEDULE_RETRY_MS.first);
+    expect(schedulers).toHaveLength(2);
+    refuse = false;
+    // The wait doubles after each refusal.
+    await vi.advanceTimersByTimeAsync(SCHEDULE_RETRY_MS.first * 2);
+    expect(schedulers).toHaveLength(3);
+    await vi.advanceTimersByTimeAsync(SCHEDULE_RETRY_MS.max * 2);
+    expect(schedulers).toHaveLength(3);
+
+    refuse = true;
+    jobs.schedule(JobName.OfflineExpire, 60_000, {});
+    await vi.advanceTimersByTimeAsync(0);
+    expect(schedulers).toHaveLength(4);
+    jobs.beforeApplicationShutdown();
+    await vi.advanceTimersByTimeAsync(SCHEDULE_RETRY_MS.max * 2);
+    expect(schedulers).toHaveLength(4);
   });
 });

@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { assertValidJobId, type FailedJob, JobQueue, type QueueCounts } from './job-queue.js';
@@ -15,6 +15,8 @@ const VERIFY_TIMEOUT_MS = 1000;
 const MAX_BULK = 1000;
 /** Failed jobs fetched per round trip by retryFailed. */
 const RETRY_PAGE = 200;
+/** First and longest wait before registering a schedule again after Redis refused it. */
+export const SCHEDULE_RETRY_MS = { first: 1000, max: 30_000 };
 
 interface PendingAdd {
   job: { name: JobName; data: unknown; opts?: JobsOptions };
@@ -30,10 +32,13 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
  * are sent together with one addBulk per queue; each caller still settles on its own.
  */
 @Injectable()
-export class BullMqJobQueue extends JobQueue {
+export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdown {
   private readonly logger = new Logger('JobQueue');
   private pending = new Map<QueueName, PendingAdd[]>();
   private flushScheduled = false;
+  /** Schedules waiting to be registered again (Redis refused), by job name. */
+  private readonly scheduleRetries = new Map<JobName, NodeJS.Timeout>();
+  private closed = false;
 
   constructor(@Inject(BULL_QUEUES) private readonly queues: ReadonlyMap<QueueName, Queue>) {
     super();
@@ -63,6 +68,47 @@ export class BullMqJobQueue extends JobQueue {
 
   record<N extends JobName>(name: N, data: JobPayloads[N]): void {
     this.enqueue(name, data).catch((err: Error) => this.logger.warn(`${name} not recorded: ${err.message}`));
+  }
+
+  /**
+   * A BullMQ job scheduler (`upsertJobScheduler`) with the job name as its id: registering
+   * it again, from this or another worker process, updates the one schedule instead of
+   * adding one. Its jobs get the queue's default options (attempts, backoff, dead letter).
+   */
+  schedule<N extends JobName>(name: N, everyMs: number, data: JobPayloads[N]): void {
+    clearTimeout(this.scheduleRetries.get(name));
+    this.scheduleRetries.delete(name);
+    const register = async (retryMs: number): Promise<void> => {
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        await Promise.race([
+          this.queue(JOB_QUEUE[name]).upsertJobScheduler(name, { every: everyMs }, { name, data }),
+          new Promise<never>((_, reject) => {
+            timer = setTimeout(
+              () => reject(new Error(`Redis did not answer within ${ENQUEUE_TIMEOUT_MS} ms`)),
+              ENQUEUE_TIMEOUT_MS,
+            );
+          }),
+        ]);
+        this.scheduleRetries.delete(name);
+      } catch (err) {
+        if (this.closed) return;
+        this.logger.warn(`schedule of ${name} not registered (${message(err)}); retrying in ${retryMs} ms`);
+        const retry = setTimeout(() => void register(Math.min(retryMs * 2, SCHEDULE_RETRY_MS.max)), retryMs);
+        retry.unref();
+        this.scheduleRetries.set(name, retry);
+      } finally {
+        clearTimeout(timer);
+      }
+    };
+    void register(SCHEDULE_RETRY_MS.first);
+  }
+
+  /** Stops retrying schedules that were not registered; the ones in Redis stay for the other workers. */
+  beforeApplicationShutdown(): void {
+    this.closed = true;
+    for (const timer of this.scheduleRetries.values()) clearTimeout(timer);
+    this.scheduleRetries.clear();
   }
 
   async counts(): Promise<Record<QueueName, QueueCounts>> {

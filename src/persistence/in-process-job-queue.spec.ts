@@ -118,6 +118,71 @@ describe('InProcessJobQueue', () => {
     await expect(queue.enqueue(JobName.DeviceSeen, seen('d1'), '42')).rejects.toThrow(/invalid job id/);
   });
 
+  describe('schedule', () => {
+    it('runs the job every interval through the retry path, dead-lettering a run that exhausts its attempts', async () => {
+      const runs: number[] = [];
+      let failing = true;
+      const { queue } = queueWith(async () => {
+        runs.push(Date.now());
+        if (failing) throw new Error('database down');
+      });
+      queue.schedule(JobName.OfflineExpire, 40, {});
+      // The first run is due after one interval, and takes its 3 attempts (10 + 20 ms backoff).
+      await expect.poll(() => runs.length, { timeout: 2000 }).toBeGreaterThanOrEqual(3);
+      await expect.poll(async () => (await queue.counts())[QueueName.Inbox].failed).toBeGreaterThanOrEqual(1);
+      const [failed] = await queue.failed(QueueName.Inbox, 10);
+      expect(failed).toMatchObject({
+        name: JobName.OfflineExpire,
+        attemptsMade: 3,
+        failedReason: 'database down',
+      });
+
+      failing = false;
+      const before = (await queue.counts())[QueueName.Inbox].completed;
+      await expect
+        .poll(async () => (await queue.counts())[QueueName.Inbox].completed, { timeout: 2000 })
+        .toBeGreaterThanOrEqual(before + 2);
+      await queue.beforeApplicationShutdown();
+    });
+
+    it('lets a run still going absorb the ticks that fall due meanwhile', async () => {
+      let running = 0;
+      let peak = 0;
+      let runs = 0;
+      const { queue } = queueWith(async () => {
+        runs++;
+        peak = Math.max(peak, ++running);
+        await new Promise((r) => setTimeout(r, 120));
+        running--;
+      });
+      queue.schedule(JobName.OfflineExpire, 20, {});
+      await new Promise((r) => setTimeout(r, 400));
+      await queue.beforeApplicationShutdown();
+      expect(peak).toBe(1);
+      // ~400 ms of 120 ms runs: a handful, not one per 20 ms tick.
+      expect(runs).toBeGreaterThanOrEqual(2);
+      expect(runs).toBeLessThanOrEqual(4);
+    });
+
+    it('stops at shutdown, and registering again replaces the interval', async () => {
+      let runs = 0;
+      const { queue } = queueWith(async () => {
+        runs++;
+      });
+      queue.schedule(JobName.OfflineExpire, 10_000, {});
+      queue.schedule(JobName.OfflineExpire, 20, {});
+      await expect.poll(() => runs).toBeGreaterThanOrEqual(1);
+      await queue.beforeApplicationShutdown();
+      const after = runs;
+      await new Promise((r) => setTimeout(r, 100));
+      expect(runs).toBe(after);
+      // A schedule registered after shutdown never runs.
+      queue.schedule(JobName.OfflineExpire, 20, {});
+      await new Promise((r) => setTimeout(r, 100));
+      expect(runs).toBe(after);
+    });
+  });
+
   it('waits for running jobs on shutdown, then refuses new ones', async () => {
     let finished = false;
     const { queue } = queueWith(async () => {

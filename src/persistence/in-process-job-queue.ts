@@ -52,6 +52,8 @@ export class InProcessJobQueue extends JobQueue implements BeforeApplicationShut
   private readonly dead: FailedJob[] = [];
   /** Running jobs by id: an id enqueued again while running joins the run, as in BullMQ. */
   private readonly running = new Map<string, Promise<void>>();
+  /** Timers of schedule(), by job name. */
+  private readonly schedules = new Map<JobName, NodeJS.Timeout>();
   private nextId = 1;
   private closed = false;
 
@@ -98,6 +100,27 @@ export class InProcessJobQueue extends JobQueue implements BeforeApplicationShut
     );
   }
 
+  /**
+   * A timer runs the job through the same path as `record` (retries, then the dead letter).
+   * Every run of a schedule has the same id, so a tick while the previous run is still going
+   * (or retrying) joins it instead of stacking up.
+   */
+  schedule<N extends JobName>(name: N, everyMs: number, data: JobPayloads[N]): void {
+    if (this.closed) {
+      this.logger.warn(`${name} not scheduled: the job queue is shut down`);
+      return;
+    }
+    clearInterval(this.schedules.get(name));
+    const timer = setInterval(() => {
+      if (this.closed) return;
+      this.start({ id: `scheduled-${name}`, name, queue: JOB_QUEUE[name], data, keep: true }).catch(
+        () => undefined,
+      );
+    }, everyMs);
+    timer.unref();
+    this.schedules.set(name, timer);
+  }
+
   async counts(): Promise<Record<QueueName, QueueCounts>> {
     const counts = {} as Record<QueueName, QueueCounts>;
     for (const queue of Object.values(QueueName)) {
@@ -134,11 +157,13 @@ export class InProcessJobQueue extends JobQueue implements BeforeApplicationShut
   }
 
   /**
-   * Waits for running jobs (new ones started by other modules' shutdown, such as the
-   * connection.closed jobs of closing sockets, included) while the database is still open,
-   * bounded by SHUTDOWN_TIMEOUT_MS; then refuses new jobs.
+   * Stops the schedules, then waits for running jobs (new ones started by other modules'
+   * shutdown, such as the connection.closed jobs of closing sockets, included) while the
+   * database is still open, bounded by SHUTDOWN_TIMEOUT_MS; then refuses new jobs.
    */
   async beforeApplicationShutdown(): Promise<void> {
+    for (const timer of this.schedules.values()) clearInterval(timer);
+    this.schedules.clear();
     const deadline = Date.now() + this.config.SHUTDOWN_TIMEOUT_MS;
     while (this.running.size > 0 && Date.now() < deadline) {
       const timeout = new AbortController();

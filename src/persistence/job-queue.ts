@@ -39,6 +39,17 @@ export abstract class JobQueue {
    */
   abstract record<N extends JobName>(name: N, data: JobPayloads[N]): void;
 
+  /**
+   * Runs a job every `everyMs` until shutdown, with the same retry policy as any job (a run
+   * that exhausts its attempts is dead-lettered; the next run comes anyway). Called at boot
+   * by a process that runs workers. One schedule per job name: BullMQ keeps it in Redis as a
+   * job scheduler whose id is the job name, so every worker process registering it at boot
+   * leaves one schedule (the last interval registered wins), and a run goes to one worker; in
+   * process it is a timer, and a run still going when the next is due absorbs it. Never
+   * throws: a schedule that cannot be registered yet (Redis down) is retried until it is.
+   */
+  abstract schedule<N extends JobName>(name: N, everyMs: number, data: JobPayloads[N]): void;
+
   abstract counts(): Promise<Record<QueueName, QueueCounts>>;
 
   /** Dead-lettered jobs of a queue, newest first. */
