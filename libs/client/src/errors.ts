@@ -1,7 +1,11 @@
 import type { ErrorBody, ErrorCode } from '#protocol';
 
-/** Codes the client itself produces, beside the server's error codes. */
-export type ClientErrorCode = 'TIMEOUT' | 'CLOSED';
+/**
+ * Codes the client itself produces, beside the server's error codes: `TIMEOUT` (no answer in
+ * time), `CLOSED` (the socket closed first; for ReconnectingClient: the client was closed or gave
+ * up reconnecting), `QUEUE_FULL` (ReconnectingClient: too many requests waiting for a socket).
+ */
+export type ClientErrorCode = 'TIMEOUT' | 'CLOSED' | 'QUEUE_FULL';
 
 /** A request answered by an `error` frame, not answered in time, or cut off by the socket closing. */
 export class RoomcastRequestError extends Error {

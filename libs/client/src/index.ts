@@ -12,6 +12,26 @@ export {
   type RoomcastClientOptions,
 } from './roomcast-client.js';
 export {
+  ReconnectingClient,
+  type LifecycleEventMap,
+  type LifecycleEventType,
+  type ReconnectState,
+  type ReconnectingClientOptions,
+  type ReconnectingEventHandler,
+  type ReconnectingEventMap,
+  type ReconnectingEventType,
+  type ReconnectingHello,
+  type TokenProvider,
+} from './reconnecting-client.js';
+export {
+  backoffCap,
+  backoffDelay,
+  defaultShouldReconnect,
+  NO_RECONNECT_CLOSE_CODES,
+  type BackoffOptions,
+} from './backoff.js';
+export type { GapInfo } from './inbound-order.js';
+export {
   RoomcastConnectError,
   RoomcastRequestError,
   RoomcastWaitError,
