@@ -10,10 +10,14 @@ import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
+import { NotificationsModule } from './notifications/notifications.module.js';
+import { OfflineModule } from './offline/offline.module.js';
 import { PersistenceModule } from './persistence/persistence.module.js';
 import { PresenceModule } from './presence/presence.module.js';
+import { ReceiptsModule } from './receipts/receipts.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { RoomsModule } from './rooms/rooms.module.js';
+import { TypingModule } from './typing/typing.module.js';
 
 /**
  * The process is composed from its role: a gateway (sockets, admin API) and/or workers
@@ -31,6 +35,10 @@ export class AppModule {
           RoomsModule,
           DevicesModule,
           MessagingModule,
+          OfflineModule,
+          NotificationsModule,
+          ReceiptsModule,
+          TypingModule,
           AuditModule,
           GatewayModule,
           AdminModule,

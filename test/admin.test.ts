@@ -55,7 +55,9 @@ const ADMIN_ROUTES: Array<[string, string, unknown?]> = [
   ['GET', '/api/clients'],
   ['DELETE', '/api/clients/d1'],
   ['GET', '/api/devices/d1/connections'],
+  ['GET', '/api/devices/d1/unread'],
   ['POST', '/api/broadcast', { payload: { text: 'x' } }],
+  ['POST', '/api/notifications', { device_ids: ['d1'], payload: 1 }],
   ['GET', '/api/queues'],
   ['GET', '/api/queues/messages/failed'],
   ['POST', '/api/queues/messages/retry-failed'],
@@ -153,7 +155,11 @@ describe.each(MODES)('admin API over HTTP (%s)', (mode) => {
       expect(res.body.uptime_s).toBeGreaterThanOrEqual(0);
       expect(res.body.memory.rss_bytes).toBeGreaterThan(0);
       expect(res.body.memory.heap_used_bytes).toBeGreaterThan(0);
-      expect(res.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['audit', 'messages']);
+      expect(res.body.queues.map((q: { name: string }) => q.name).sort()).toEqual([
+        'audit',
+        'inbox',
+        'messages',
+      ]);
       for (const q of res.body.queues) {
         for (const state of ['waiting', 'active', 'delayed', 'completed', 'failed'])
           expect(q[state]).toEqual(expect.any(Number));
@@ -463,7 +469,11 @@ describe.each(MODES)('admin API over HTTP (%s)', (mode) => {
     it('counts jobs per queue and state', async () => {
       const res = await call(server, 'GET', '/api/queues');
       expect(res.status).toBe(200);
-      expect(res.body.queues.map((q: { name: string }) => q.name).sort()).toEqual(['audit', 'messages']);
+      expect(res.body.queues.map((q: { name: string }) => q.name).sort()).toEqual([
+        'audit',
+        'inbox',
+        'messages',
+      ]);
       const messages = res.body.queues.find((q: { name: string }) => q.name === 'messages');
       expect(messages).toEqual({
         name: 'messages',
@@ -554,7 +564,9 @@ describe.each(MODES)('admin API over HTTP (%s)', (mode) => {
         ['get', '/api/clients'],
         ['delete', '/api/clients/{deviceId}'],
         ['get', '/api/devices/{id}/connections'],
+        ['get', '/api/devices/{id}/unread'],
         ['post', '/api/broadcast'],
+        ['post', '/api/notifications'],
         ['get', '/api/queues'],
         ['get', '/api/queues/{name}/failed'],
         ['post', '/api/queues/{name}/retry-failed'],

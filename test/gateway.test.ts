@@ -67,8 +67,8 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       const roomId = room();
       const a = await pool.connect({ device_id: device('a'), identity: 'web', room_id: roomId });
       const b = await pool.connect({ device_id: device('b'), identity: 'web', room_id: roomId });
-      expect(a.handshake.room).toEqual({ room_id: roomId, created: true, total_clients: 1 });
-      expect(b.handshake.room).toEqual({ room_id: roomId, created: false, total_clients: 2 });
+      expect(a.handshake.room).toEqual({ room_id: roomId, created: true, total_clients: 1, last_seq: 0 });
+      expect(b.handshake.room).toEqual({ room_id: roomId, created: false, total_clients: 2, last_seq: 0 });
     });
 
     it('returns a reconnecting device to its last room', async () => {

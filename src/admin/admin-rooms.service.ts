@@ -66,9 +66,9 @@ export class AdminRoomsService {
     if (query.before_seq !== undefined && query.after_seq !== undefined) {
       throw RoomcastError.badRequest('before_seq and after_seq cannot be used together');
     }
-    const page = await this.messaging.history(roomId, {
-      beforeSeq: query.before_seq,
-      afterSeq: query.after_seq,
+    const page = await this.messaging.roomHistory(roomId, {
+      before: query.before_seq,
+      after: query.after_seq,
       limit: query.limit,
     });
     return { messages: page.messages, next_cursor: page.nextCursor };

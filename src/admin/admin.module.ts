@@ -3,7 +3,9 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ConnectionEntity } from '../audit/connection.entity.js';
 import { GatewayModule } from '../gateway/gateway.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
+import { NotificationsModule } from '../notifications/notifications.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
+import { ReceiptsModule } from '../receipts/receipts.module.js';
 import { RoomsModule } from '../rooms/rooms.module.js';
 import { StatusModule } from '../status/status.module.js';
 import { AdminQueuesService } from './admin-queues.service.js';
@@ -12,6 +14,7 @@ import { AdminTokenGuard } from './admin-token.guard.js';
 import { ClientsController } from './clients.controller.js';
 import { DeviceConnectionsService } from './device-connections.service.js';
 import { DevicesController } from './devices.controller.js';
+import { NotificationsController } from './notifications.controller.js';
 import { QueuesController } from './queues.controller.js';
 import { RoomsController } from './rooms.controller.js';
 import { StatsController } from './stats.controller.js';
@@ -24,9 +27,18 @@ import { StatsController } from './stats.controller.js';
     RoomsModule,
     PresenceModule,
     MessagingModule,
+    ReceiptsModule,
     StatusModule,
+    NotificationsModule,
   ],
-  controllers: [StatsController, RoomsController, ClientsController, DevicesController, QueuesController],
+  controllers: [
+    StatsController,
+    RoomsController,
+    ClientsController,
+    DevicesController,
+    QueuesController,
+    NotificationsController,
+  ],
   providers: [AdminTokenGuard, AdminRoomsService, AdminQueuesService, DeviceConnectionsService],
 })
 export class AdminModule {}

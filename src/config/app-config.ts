@@ -114,6 +114,18 @@ export class AppConfig {
   @Min(1000)
   IDEMPOTENCY_TTL_MS = 24 * 60 * 60 * 1000;
 
+  /** Longest `text` message, in characters. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  TEXT_MAX_CHARS = 10_000;
+
+  /** Largest `content` of any message kind, in bytes of JSON (the frame limit still applies). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(16)
+  CONTENT_MAX_BYTES = 32 * 1024;
+
   /** Offline items (direct messages, notifications, mentions) are dropped after this. */
   @Transform(toInt)
   @IsInt()
@@ -145,6 +157,12 @@ export class AppConfig {
   @Min(10)
   @Max(1_000_000)
   ROOM_LOG_SIZE = 1000;
+
+  /** A room's recent messages are dropped from Redis after this long without a new one. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  ROOM_LOG_TTL_MS = 24 * 60 * 60 * 1000;
 
   /** Most messages replayed for one room at a handshake; beyond it `resumed.complete` is false. */
   @Transform(toInt)

@@ -57,16 +57,17 @@ export class ConnectionRegistry {
 
   /**
    * Sends one serialised frame to the room's sockets, except the session given. The frame
-   * is serialised by the caller once; `binary` relays binary frames unchanged.
+   * is serialised by the caller once; `binary` relays binary frames unchanged; `seq` marks
+   * a room message (a socket still in its handshake skips it if it was replayed).
    * Returns how many sockets it was written to.
    */
-  broadcast(roomId: string, frame: Buffer, exceptSessionId?: string, binary = false): number {
+  broadcast(roomId: string, frame: Buffer, exceptSessionId?: string, binary = false, seq?: number): number {
     const members = this.byRoom.get(roomId);
     if (!members) return 0;
     let sent = 0;
     for (const conn of members) {
       if (conn.sessionId === exceptSessionId || !conn.open) continue;
-      conn.socket.send(frame, { binary });
+      conn.deliver(frame, binary, roomId, seq);
       sent++;
     }
     return sent;

@@ -3,6 +3,13 @@ import { WebSocket } from 'ws';
 import type { Principal } from '../auth/auth.service.js';
 import type { Member } from '../presence/presence.store.js';
 
+interface HeldFrame {
+  frame: Buffer;
+  binary: boolean;
+  roomId?: string;
+  seq?: number;
+}
+
 /**
  * One socket and what the server knows of it. Fields are set by the handshake; handlers
  * see them read-only through HandlerContext.
@@ -21,6 +28,16 @@ export class Connection {
   handshakeTimer?: NodeJS.Timeout;
   /** Frames of one connection are handled one after another, in arrival order. */
   queue: Promise<void> = Promise.resolve();
+  /**
+   * During the handshake, frames for this socket from other sources (room messages,
+   * presence, notifications) wait here, so the client sees the handshake answer first and
+   * no message twice (replayed and live).
+   */
+  held: HeldFrame[] | null = null;
+  /** Per resumed room, the last seq the handshake replayed. */
+  readonly replayed = new Map<string, number>();
+  /** Set while the client's receipt of its offline items is being confirmed by a ping. */
+  offlineAck?: { token: string; upToId: number };
 
   constructor(
     readonly socket: WebSocket,
@@ -40,6 +57,26 @@ export class Connection {
 
   get open(): boolean {
     return this.socket.readyState === WebSocket.OPEN;
+  }
+
+  /**
+   * Sends a frame from outside the connection's own request/answer flow: held during the
+   * handshake. `roomId`/`seq` identify a room message, to skip it if the handshake replayed it.
+   */
+  deliver(frame: Buffer, binary = false, roomId?: string, seq?: number): void {
+    if (this.held) this.held.push({ frame, binary, roomId, seq });
+    else if (this.open) this.socket.send(frame, { binary });
+  }
+
+  /** Sends what was held during the handshake, minus room messages it already replayed. */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const h of held) {
+      if (h.roomId !== undefined && h.seq !== undefined && h.seq <= (this.replayed.get(h.roomId) ?? 0))
+        continue;
+      this.deliver(h.frame, h.binary);
+    }
   }
 
   /** Sends a frame already serialised (text). Silently drops it on a closing socket. */

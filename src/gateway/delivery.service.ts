@@ -24,7 +24,7 @@ export class DeliveryService extends LiveDelivery {
     const roomId = event.message.room_id;
     if (!roomId) return;
     const frame = Buffer.from(event.relayFrame ?? JSON.stringify({ type: 'message', data: event.message }));
-    const sent = this.registry.broadcast(roomId, frame, event.sessionId);
+    const sent = this.registry.broadcast(roomId, frame, event.sessionId, false, event.message.seq);
     this.metrics.framesOut.inc({ type: event.relayFrame ? 'relay' : 'message' }, sent);
     this.metrics.fanout.observe(sent);
   }
@@ -59,7 +59,7 @@ export class DeliveryService extends LiveDelivery {
   toDevice<T extends keyof ServerEventMap>(deviceId: string, type: T, data: ServerEventMap[T]): boolean {
     const conn = this.registry.device(deviceId);
     if (!conn?.open) return false;
-    conn.event(type, data);
+    conn.deliver(Buffer.from(JSON.stringify({ type, data })));
     this.metrics.framesOut.inc({ type });
     return true;
   }
@@ -72,7 +72,7 @@ export class DeliveryService extends LiveDelivery {
       sent = this.registry.broadcast(roomId, frame);
     } else {
       for (const conn of this.registry.devices()) {
-        conn.sendRaw(frame);
+        conn.deliver(frame);
         sent++;
       }
     }

@@ -4,15 +4,22 @@ import { DiscoveryModule } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module.js';
 import { DevicesModule } from '../devices/devices.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
+import { NotificationsModule } from '../notifications/notifications.module.js';
+import { OfflineModule } from '../offline/offline.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
+import { ReceiptsModule } from '../receipts/receipts.module.js';
 import { RoomsModule } from '../rooms/rooms.module.js';
+import { TypingModule } from '../typing/typing.module.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { DeliveryService } from './delivery.service.js';
 import { FrameRouter } from './frame-router.js';
 import { GatewayMetrics } from './gateway.metrics.js';
 import { MessagingHandlers } from './handlers/messaging.handlers.js';
+import { InvitationsHandlers } from './handlers/invitations.handlers.js';
 import { PingHandler } from './handlers/ping.handler.js';
+import { ReceiptsHandlers } from './handlers/receipts.handlers.js';
 import { RoomsHandlers } from './handlers/rooms.handlers.js';
+import { TypingHandlers } from './handlers/typing.handlers.js';
 import { HandshakeService } from './handshake.service.js';
 import { RoomcastGateway } from './roomcast.gateway.js';
 import { SessionsService } from './sessions.service.js';
@@ -20,7 +27,18 @@ import { SessionsService } from './sessions.service.js';
 /** Global so domain modules can inject LiveDelivery without importing the gateway (and without a cycle). */
 @Global()
 @Module({
-  imports: [DiscoveryModule, AuthModule, PresenceModule, RoomsModule, DevicesModule, MessagingModule],
+  imports: [
+    DiscoveryModule,
+    AuthModule,
+    PresenceModule,
+    RoomsModule,
+    DevicesModule,
+    MessagingModule,
+    OfflineModule,
+    ReceiptsModule,
+    TypingModule,
+    NotificationsModule,
+  ],
   providers: [
     RoomcastGateway,
     ConnectionRegistry,
@@ -33,6 +51,9 @@ import { SessionsService } from './sessions.service.js';
     RoomsHandlers,
     MessagingHandlers,
     PingHandler,
+    InvitationsHandlers,
+    ReceiptsHandlers,
+    TypingHandlers,
   ],
   exports: [SessionsService, LiveDelivery],
 })

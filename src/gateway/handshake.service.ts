@@ -7,6 +7,9 @@ import { Lifecycle, type ConnectedEvent } from '../common/lifecycle-events.js';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { DevicesService } from '../devices/devices.service.js';
 import { PresenceService } from '../presence/presence.service.js';
+import { MessagingService } from '../messaging/messaging.service.js';
+import { OfflineService } from '../offline/offline.service.js';
+import { CLIENT_ROOM_ID } from '../rooms/room-id.js';
 import type { RoomEntity } from '../rooms/room.entity.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import type { Connection } from './connection.js';
@@ -28,6 +31,22 @@ export class HandshakeError extends RoomcastError {
   }
 }
 
+/** Most rooms one `hello` may resume. */
+const MAX_RESUME_ROOMS = 100;
+
+/** `hello.resume` as [room id, last seq] pairs, checked: room ids, whole seqs ≥ 0. */
+function resumeEntries(resume: Record<string, unknown> | undefined): Array<[string, number]> {
+  const entries = Object.entries(resume ?? {});
+  if (entries.length > MAX_RESUME_ROOMS)
+    throw RoomcastError.badRequest(`resume: at most ${MAX_RESUME_ROOMS} rooms`);
+  for (const [roomId, seq] of entries) {
+    if (!CLIENT_ROOM_ID.test(roomId)) throw RoomcastError.badRequest(`resume: ${roomId} is not a room id`);
+    if (!Number.isSafeInteger(seq) || (seq as number) < 0)
+      throw RoomcastError.badRequest(`resume.${roomId} must be a whole number >= 0`);
+  }
+  return entries as Array<[string, number]>;
+}
+
 const CLOSE_FOR: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.BAD_REQUEST]: CloseCode.BAD_HANDSHAKE,
   [ErrorCode.UNAUTHORIZED]: CloseCode.UNAUTHORIZED,
@@ -37,8 +56,9 @@ const CLOSE_FOR: Partial<Record<ErrorCode, number>> = {
 
 /**
  * The `hello` exchange: authenticate, take over an older connection of the device, pick
- * and join the primary room, and answer in the contract's order
- * (connection, room, resumed…, offline items…, offline_done).
+ * and join the primary room, and answer in the contract's order (connection, room, replayed
+ * messages and resumed per room, offline items, offline_done). Live frames for the socket
+ * are held until then.
  */
 @Injectable()
 export class HandshakeService {
@@ -50,6 +70,8 @@ export class HandshakeService {
     private readonly devices: DevicesService,
     private readonly registry: ConnectionRegistry,
     private readonly events: EventEmitter2,
+    private readonly messaging: MessagingService,
+    private readonly offline: OfflineService,
   ) {}
 
   /**
@@ -75,9 +97,11 @@ export class HandshakeService {
       const old = this.registry.device(hello.device_id);
       if (old && old !== conn) await replace(old);
 
+      const resume = resumeEntries(hello.resume);
       conn.deviceId = hello.device_id;
       conn.identity = hello.identity;
       conn.principal = principal;
+      conn.held = [];
       const { room, created } = await this.primaryRoom(hello);
       const total = await this.presence.join(room.roomId, conn.member, this.rooms.capacity(room));
       conn.handshaken = true;
@@ -98,8 +122,15 @@ export class HandshakeService {
         },
         id,
       );
-      conn.event('room', { room_id: room.roomId, created, total_clients: total });
-      conn.event('offline_done', { count: 0 });
+      conn.event('room', {
+        room_id: room.roomId,
+        created,
+        total_clients: total,
+        last_seq: await this.messaging.lastSeq(room.roomId),
+      });
+      for (const [roomId, lastSeq] of resume) await this.resume(conn, roomId, lastSeq);
+      await this.deliverOffline(conn);
+      conn.release();
 
       this.devices.seen(conn.deviceId, conn.identity, room.roomId);
       const event: ConnectedEvent = {
@@ -114,6 +145,63 @@ export class HandshakeService {
     } catch (err) {
       if (err instanceof HandshakeError || !(err instanceof RoomcastError)) throw err;
       throw new HandshakeError(err.code, err.message, CLOSE_FOR[err.code] ?? CloseCode.BAD_HANDSHAKE, id);
+    }
+  }
+
+  /** The client's pong to the ping sent after its offline items: it has them, so they can go. */
+  onPong(conn: Connection, data: Buffer): void {
+    if (conn.offlineAck && data.toString() === conn.offlineAck.token) {
+      this.offline.acknowledge(conn.deviceId, conn.offlineAck.upToId);
+      conn.offlineAck = undefined;
+    }
+  }
+
+  /**
+   * Rejoins a room the client was in and replays what it missed: every message after
+   * `lastSeq`, once, in seq order, then `resumed`.
+   */
+  private async resume(conn: Connection, roomId: string, lastSeq: number): Promise<void> {
+    if (!conn.rooms.has(roomId)) {
+      const { room } = await this.rooms.ensure(roomId, conn.deviceId);
+      try {
+        await this.presence.join(roomId, conn.member, this.rooms.capacity(room));
+      } catch (err) {
+        if (!(err instanceof RoomcastError) || err.code !== ErrorCode.ROOM_FULL) throw err;
+        conn.event('resumed', { room_id: roomId, from_seq: lastSeq + 1, to_seq: lastSeq, complete: false });
+        return;
+      }
+      this.registry.join(conn, roomId);
+    }
+    const replay = await this.messaging.replay(roomId, lastSeq);
+    for (const message of replay.messages) conn.event('message', message);
+    conn.replayed.set(roomId, replay.toSeq);
+    conn.event('resumed', {
+      room_id: roomId,
+      from_seq: replay.fromSeq,
+      to_seq: replay.toSeq,
+      complete: replay.complete,
+    });
+  }
+
+  /**
+   * Sends the device's offline items, oldest first, in batches, then `offline_done`. They are
+   * removed only once a ping sent after them comes back: the client has read every frame
+   * before it (TCP and WebSocket keep order), so nothing is dropped with a dying socket.
+   */
+  private async deliverOffline(conn: Connection): Promise<void> {
+    let count = 0;
+    let lastId = 0;
+    for (;;) {
+      const items = await this.offline.pending(conn.deviceId, lastId, this.config.OFFLINE_BATCH_SIZE);
+      for (const item of items) conn.send({ type: item.kind, data: item.payload });
+      count += items.length;
+      if (items.length) lastId = items[items.length - 1].id;
+      if (items.length < this.config.OFFLINE_BATCH_SIZE) break;
+    }
+    conn.event('offline_done', { count });
+    if (count > 0 && conn.open) {
+      conn.offlineAck = { token: `offline:${conn.sessionId}:${lastId}`, upToId: lastId };
+      conn.socket.ping(conn.offlineAck.token);
     }
   }
 

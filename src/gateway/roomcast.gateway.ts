@@ -75,7 +75,10 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
       conn.lastSeen = Date.now();
       conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary));
     });
-    socket.on('pong', () => (conn.lastSeen = Date.now()));
+    socket.on('pong', (data: Buffer) => {
+      conn.lastSeen = Date.now();
+      this.handshakes.onPong(conn, data);
+    });
     socket.on('error', (err) => this.logger.debug(`socket ${conn.sessionId}: ${err.message}`));
     socket.on('close', (code: number) => void this.detach(conn, code));
   }

@@ -3,20 +3,22 @@ import { getRepositoryToken, TypeOrmModule } from '@nestjs/typeorm';
 import { Redis } from 'ioredis';
 import type { Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
+import { OfflineModule } from '../offline/offline.module.js';
+import { PresenceModule } from '../presence/presence.module.js';
 import { RedisKeys } from '../redis/redis.module.js';
 import { IdempotencyKeyEntity } from './idempotency-key.entity.js';
 import { IdempotencyStore, RedisIdempotencyStore, SqlIdempotencyStore } from './idempotency.store.js';
 import { MessageEntity } from './message.entity.js';
 import { MessagingService } from './messaging.service.js';
-import { LocalSeqAllocator, RedisSeqAllocator, SeqAllocator, StoredSeqReader } from './seq-allocator.js';
+import { LocalRoomLog, RedisRoomLog, RoomLog, StoredSeqReader } from './room-log.js';
 
-/** Binds the seq and idempotency ports to Redis when it is configured, else to the embedded implementations. */
+/** Binds the room log and idempotency ports to Redis when it is configured, else to the embedded implementations. */
 const ports: Provider[] = [
   {
-    provide: SeqAllocator,
+    provide: RoomLog,
     inject: [AppConfig, StoredSeqReader, { token: Redis, optional: true }, RedisKeys],
     useFactory: (config: AppConfig, stored: StoredSeqReader, redis: Redis | undefined, keys: RedisKeys) =>
-      config.embedded || !redis ? new LocalSeqAllocator(stored) : new RedisSeqAllocator(redis, keys, stored),
+      config.embedded || !redis ? new LocalRoomLog(stored) : new RedisRoomLog(redis, keys, stored, config),
   },
   {
     provide: IdempotencyStore,
@@ -39,7 +41,7 @@ const ports: Provider[] = [
 ];
 
 @Module({
-  imports: [TypeOrmModule.forFeature([MessageEntity, IdempotencyKeyEntity])],
+  imports: [TypeOrmModule.forFeature([MessageEntity, IdempotencyKeyEntity]), PresenceModule, OfflineModule],
   providers: [MessagingService, StoredSeqReader, ...ports],
   exports: [MessagingService],
 })

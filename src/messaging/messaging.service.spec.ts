@@ -2,13 +2,17 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import type { Repository } from 'typeorm';
 import { describe, expect, it } from 'vitest';
 import { Lifecycle, type MessageCreatedEvent } from '../common/lifecycle-events.js';
+import type { LiveDelivery } from '../common/live-delivery.js';
+import { loadConfig } from '../config/load-config.js';
+import type { OfflineService } from '../offline/offline.service.js';
+import type { PresenceService } from '../presence/presence.service.js';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { JobQueue } from '../persistence/job-queue.js';
 import type { JobName, JobPayloads } from '../persistence/job-registry.js';
 import { type Claim, IdempotencyStore } from './idempotency.store.js';
 import type { MessageEntity } from './message.entity.js';
 import { MessagingService } from './messaging.service.js';
-import { LocalSeqAllocator, type StoredSeqReader } from './seq-allocator.js';
+import { LocalRoomLog, type StoredSeqReader } from './room-log.js';
 
 /** In-memory stand-ins for the ports; the real implementations are tested against real servers. */
 class MemoryIdempotency extends IdempotencyStore {
@@ -41,6 +45,7 @@ class ScriptedQueue extends JobQueue {
     this.jobs.push(data as JobPayloads[JobName.PersistMessage]);
   }
   record() {}
+  schedule() {}
   counts(): never {
     throw new Error('unused');
   }
@@ -58,8 +63,21 @@ function service() {
   events.on(Lifecycle.MessageCreated, (e: MessageCreatedEvent) => delivered.push(e));
   const queue = new ScriptedQueue();
   const idempotency = new MemoryIdempotency();
-  const seqs = new LocalSeqAllocator({ maxSeq: async () => 0 } as unknown as StoredSeqReader);
-  const messaging = new MessagingService(seqs, idempotency, queue, events, {} as Repository<MessageEntity>);
+  const log = new LocalRoomLog({ maxSeq: async () => 0 } as unknown as StoredSeqReader);
+  const live = { toDevice: () => false, toRoom: () => 0 } as unknown as LiveDelivery;
+  const offline = { store: async () => undefined } as unknown as OfflineService;
+  const presence = { members: async () => [] } as unknown as PresenceService;
+  const messaging = new MessagingService(
+    log,
+    idempotency,
+    queue,
+    events,
+    live,
+    offline,
+    presence,
+    loadConfig({ TEXT_MAX_CHARS: '10', CONTENT_MAX_BYTES: '100' }),
+    {} as Repository<MessageEntity>,
+  );
   return { messaging, queue, delivered, idempotency };
 }
 

@@ -4,14 +4,18 @@ import { InjectRepository } from '@nestjs/typeorm';
 import { ErrorCode, type MessageKind, type MessagePayload, type MessageSendAck } from '#protocol';
 import { Repository } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
+import { AppConfig } from '../config/app-config.js';
 import { Lifecycle, type MessageCreatedEvent } from '../common/lifecycle-events.js';
+import { LiveDelivery } from '../common/live-delivery.js';
 import { RoomcastError } from '../common/roomcast-error.js';
+import { OfflineService } from '../offline/offline.service.js';
 import { JobQueue } from '../persistence/job-queue.js';
-import { JobName } from '../persistence/job-registry.js';
+import { JobName, type PersistMessageJob } from '../persistence/job-registry.js';
+import { PresenceService } from '../presence/presence.service.js';
 import { IdempotencyStore } from './idempotency.store.js';
 import { validateContent } from './message-content.js';
 import { MessageEntity } from './message.entity.js';
-import { SeqAllocator } from './seq-allocator.js';
+import { RoomLog, type UnnumberedMessage } from './room-log.js';
 
 export interface Author {
   deviceId: string;
@@ -19,11 +23,18 @@ export interface Author {
   sessionId: string;
 }
 
-export interface RoomMessage {
-  roomId: string;
+export interface OutgoingMessage {
   kind: MessageKind;
   content: unknown;
   mentions?: string[];
+}
+
+export interface RoomMessage extends OutgoingMessage {
+  roomId: string;
+}
+
+export interface DirectMessage extends OutgoingMessage {
+  toDeviceId: string;
 }
 
 export interface SendResult {
@@ -33,21 +44,39 @@ export interface SendResult {
 }
 
 export interface HistoryQuery {
-  /** Messages with a seq below this (newest first) or above `afterSeq` (oldest first). */
-  beforeSeq?: number;
-  afterSeq?: number;
+  /** Newest first, below this cursor (a seq for rooms, a message id for conversations). */
+  before?: number | string;
+  /** Oldest first, above this cursor. */
+  after?: number | string;
   limit: number;
 }
 
-export interface HistoryPage {
+export interface HistoryPage<Cursor extends number | string> {
   messages: MessagePayload[];
-  /** Pass as beforeSeq/afterSeq for the next page; null when there is none. */
-  nextCursor: number | null;
+  /** Pass as before/after for the next page in the same direction; null when there is none. */
+  nextCursor: Cursor | null;
 }
 
+export interface Replay {
+  messages: MessagePayload[];
+  fromSeq: number;
+  toSeq: number;
+  /** False when messages in the range no longer exist anywhere, or more than RESUME_MAX_MESSAGES were missed. */
+  complete: boolean;
+}
+
+/** Both devices of a direct conversation, in one order whichever of them sends. */
+export const conversationOf = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`);
+
+/** While the writer catches up with the queue, a just-sent message may not be in the database yet. */
+const LOOKUP_ATTEMPTS = 10;
+const LOOKUP_INTERVAL_MS = 100;
+
 /**
- * Accepting room messages: seq, durability, idempotency, and the MessageCreated event the
- * gateway delivers. Knows nothing of sockets.
+ * Accepting messages (room seq, durability, idempotency, direct and mention delivery),
+ * recall, history and replay. Knows nothing of sockets: room messages are published as
+ * MessageCreated events for the gateway to fan out; devices are reached through LiveDelivery,
+ * and the offline inbox when they are not connected.
  */
 @Injectable()
 export class MessagingService {
@@ -56,28 +85,207 @@ export class MessagingService {
   private readonly tails = new Map<string, Promise<unknown>>();
 
   constructor(
-    private readonly seqs: SeqAllocator,
+    private readonly log: RoomLog,
     private readonly idempotency: IdempotencyStore,
     private readonly jobs: JobQueue,
     private readonly events: EventEmitter2,
+    private readonly live: LiveDelivery,
+    private readonly offline: OfflineService,
+    private readonly presence: PresenceService,
+    private readonly config: AppConfig,
     @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
   ) {}
 
   /**
    * Accepts a message for a room. Resolves once it is durable (queued in Redis, or written
-   * in embedded mode), after the MessageCreated event has been published.
+   * in embedded mode) and published, with mentions of absent devices delivered or kept.
    */
   async sendToRoom(author: Author, msg: RoomMessage, requestId?: string): Promise<SendResult> {
-    validateContent(msg.kind, msg.content);
-    if (!requestId) return { ack: await this.accept(author, msg), duplicate: false };
+    validateContent(msg.kind, msg.content, this.config);
+    return this.once(author, requestId, async () => {
+      const message = await this.acceptInRoom(author, msg, requestId);
+      await this.mention(message);
+      return { message_id: message.message_id, seq: message.seq, ts: message.ts };
+    });
+  }
 
+  /**
+   * Accepts a direct message: live to the device when it is connected, else kept in its
+   * offline inbox before the ack. Stored in the conversation's history either way.
+   */
+  async sendDirect(author: Author, msg: DirectMessage, requestId?: string): Promise<SendResult> {
+    validateContent(msg.kind, msg.content, this.config);
+    return this.once(author, requestId, async () => {
+      const message: MessagePayload = {
+        message_id: uuidv7(),
+        to_device_id: msg.toDeviceId,
+        from: { device_id: author.deviceId, identity: author.identity },
+        ts: Date.now(),
+        kind: msg.kind,
+        content: msg.content,
+        ...(msg.mentions?.length ? { mentions: msg.mentions } : {}),
+      };
+      await this.persist(message, requestId);
+      if (!this.live.toDevice(msg.toDeviceId, 'message', message)) {
+        await this.offline.store([
+          { deviceId: msg.toDeviceId, kind: 'message', payload: message, dedupeKey: message.message_id },
+        ]);
+      }
+      this.events.emit(Lifecycle.MessageCreated, {
+        message,
+        sessionId: author.sessionId,
+        requestId,
+      } satisfies MessageCreatedEvent);
+      return { message_id: message.message_id, ts: message.ts };
+    });
+  }
+
+  /**
+   * Room-manager relay: the frame goes to the other members exactly as sent and is stored
+   * as a message of `kind` with the parsed frame as content.
+   */
+  async relay(
+    author: Author,
+    roomId: string,
+    frameText: string,
+    content: unknown,
+    kind: MessageKind,
+  ): Promise<void> {
+    await this.acceptInRoom(author, { roomId, kind, content }, undefined, frameText);
+  }
+
+  /**
+   * Recalls a message: only its sender, within RECALL_WINDOW_MS (an admin: any message, any
+   * time). The message stays stored, marked recalled; everyone who could see it is told.
+   */
+  async recall(by: Author | { admin: string }, messageId: string): Promise<MessagePayload> {
+    const row = await this.find(messageId);
+    if (!row) throw RoomcastError.notFound(`message ${messageId} does not exist`);
+    const message = toPayload(row);
+    if ('deviceId' in by) {
+      if (row.fromDeviceId !== by.deviceId)
+        throw new RoomcastError(ErrorCode.FORBIDDEN, 'only the sender may recall a message');
+      if (Date.now() - row.sentAt.getTime() > this.config.RECALL_WINDOW_MS) {
+        throw new RoomcastError(
+          ErrorCode.FORBIDDEN,
+          `the recall window (${this.config.RECALL_WINDOW_MS} ms) has passed`,
+        );
+      }
+    }
+    if (row.recalledAt) return message;
+    const byId = 'deviceId' in by ? by.deviceId : by.admin;
+    await this.jobs.enqueue(
+      JobName.MessageRecalled,
+      { messageId, by: byId, at: Date.now() },
+      `recall-${messageId}`,
+    );
+    const recalled = { message_id: messageId, by: byId, ...(row.roomId ? { room_id: row.roomId } : {}) };
+    if (row.roomId) {
+      this.live.toRoom(row.roomId, 'message.recalled', recalled);
+    } else {
+      // The recipient, wherever it is: live, or its inbox loses the message and gains the notice.
+      for (const device of [row.toDeviceId!, row.fromDeviceId]) {
+        if (device === byId) continue;
+        if (!this.live.toDevice(device, 'message.recalled', recalled))
+          await this.offline.discard(device, messageId);
+      }
+    }
+    return { ...message, content: null, recalled: true };
+  }
+
+  /** A room's messages by seq, newest first (before) or oldest first (after); recent ones included before they are written. */
+  async roomHistory(roomId: string, query: HistoryQuery): Promise<HistoryPage<number>> {
+    const ascending = query.after !== undefined;
+    const bound = Number(ascending ? query.after : (query.before ?? Number.MAX_SAFE_INTEGER));
+    const qb = this.messages
+      .createQueryBuilder('m')
+      .where('m.room_id = :roomId', { roomId })
+      .andWhere(ascending ? 'm.seq > :bound' : 'm.seq < :bound', { bound })
+      .orderBy('m.seq', ascending ? 'ASC' : 'DESC')
+      .take(query.limit + 1);
+    const [rows, recent] = await Promise.all([qb.getMany(), this.log.since(roomId, ascending ? bound : 0)]);
+    const bySeq = new Map<number, MessagePayload>();
+    for (const m of recent) if (ascending ? m.seq! > bound : m.seq! < bound) bySeq.set(m.seq!, m);
+    for (const row of rows) bySeq.set(Number(row.seq), toPayload(row));
+    const sorted = [...bySeq.values()].sort((a, b) => (ascending ? a.seq! - b.seq! : b.seq! - a.seq!));
+    const page = sorted.slice(0, query.limit);
+    return { messages: page, nextCursor: sorted.length > query.limit ? page[page.length - 1].seq! : null };
+  }
+
+  /** A direct conversation by message id (ids are time-ordered UUIDv7), newest or oldest first. */
+  async conversationHistory(
+    deviceId: string,
+    peerDeviceId: string,
+    query: HistoryQuery,
+  ): Promise<HistoryPage<string>> {
+    const ascending = query.after !== undefined;
+    const qb = this.messages
+      .createQueryBuilder('m')
+      .where('m.conversation = :conversation', { conversation: conversationOf(deviceId, peerDeviceId) })
+      .orderBy('m.message_id', ascending ? 'ASC' : 'DESC')
+      .take(query.limit + 1);
+    if (ascending) qb.andWhere('m.message_id > :after', { after: String(query.after) });
+    else if (query.before !== undefined)
+      qb.andWhere('m.message_id < :before', { before: String(query.before) });
+    const rows = await qb.getMany();
+    const page = rows.slice(0, query.limit).map(toPayload);
+    return {
+      messages: page,
+      nextCursor: rows.length > query.limit ? page[page.length - 1].message_id : null,
+    };
+  }
+
+  /** Every room message after `afterSeq`, once, in seq order: recent ones from the log, older ones from the database. */
+  async replay(roomId: string, afterSeq: number): Promise<Replay> {
+    const current = await this.log.current(roomId);
+    const wanted = Math.min(current, afterSeq + this.config.RESUME_MAX_MESSAGES);
+    if (wanted <= afterSeq) return { messages: [], fromSeq: afterSeq + 1, toSeq: afterSeq, complete: true };
+    const recent = (await this.log.since(roomId, afterSeq)).filter((m) => m.seq! <= wanted);
+    const firstRecent = recent[0]?.seq ?? wanted + 1;
+    const older =
+      firstRecent > afterSeq + 1
+        ? (
+            await this.messages
+              .createQueryBuilder('m')
+              .where('m.room_id = :roomId', { roomId })
+              .andWhere('m.seq > :afterSeq AND m.seq < :firstRecent', { afterSeq, firstRecent })
+              .orderBy('m.seq', 'ASC')
+              .getMany()
+          ).map(toPayload)
+        : [];
+    const messages = [...older, ...recent];
+    const recalled = await this.recalledAmong(recent.map((m) => m.message_id));
+    const shown = messages.map((m) =>
+      recalled.has(m.message_id) ? { ...m, content: null, recalled: true } : m,
+    );
+    // Complete when seqs afterSeq+1 .. current are all here, without a hole.
+    const contiguous = shown.every((m, i) => m.seq === afterSeq + 1 + i);
+    return {
+      messages: shown,
+      fromSeq: afterSeq + 1,
+      toSeq: shown.length ? shown[shown.length - 1].seq! : afterSeq,
+      complete: contiguous && shown.length === current - afterSeq,
+    };
+  }
+
+  lastSeq(roomId: string): Promise<number> {
+    return this.log.current(roomId);
+  }
+
+  /** Runs a send once per (device, client id): a repeat returns the first ack. */
+  private async once(
+    author: Author,
+    requestId: string | undefined,
+    send: () => Promise<MessageSendAck>,
+  ): Promise<SendResult> {
+    if (!requestId) return { ack: await send(), duplicate: false };
     const claim = await this.idempotency.claim<MessageSendAck>(author.deviceId, requestId);
     if (claim.state === 'done') return { ack: claim.result, duplicate: true };
     if (claim.state === 'pending')
       throw new RoomcastError(ErrorCode.CONFLICT, `request ${requestId} is already in progress`);
     let ack: MessageSendAck;
     try {
-      ack = await this.accept(author, msg, requestId);
+      ack = await send();
     } catch (err) {
       await this.idempotency.release(author.deviceId, requestId).catch(() => undefined);
       throw err;
@@ -91,91 +299,101 @@ export class MessagingService {
     return { ack, duplicate: false };
   }
 
-  /**
-   * Room-manager relay: the frame goes to the other members exactly as sent and is stored
-   * as a message of `kind` with the parsed frame as content.
-   */
-  async relay(
-    author: Author,
-    roomId: string,
-    frameText: string,
-    frame: unknown,
-    kind: MessageKind,
-  ): Promise<void> {
-    await this.accept(author, { roomId, kind, content: frame }, undefined, frameText);
-  }
-
-  /** Stored messages of a room by seq, newest first (beforeSeq) or oldest first (afterSeq). */
-  async history(roomId: string, query: HistoryQuery): Promise<HistoryPage> {
-    const ascending = query.afterSeq !== undefined;
-    const qb = this.messages
-      .createQueryBuilder('m')
-      .where('m.room_id = :roomId', { roomId })
-      .orderBy('m.seq', ascending ? 'ASC' : 'DESC')
-      .take(query.limit + 1);
-    if (ascending) qb.andWhere('m.seq > :after', { after: query.afterSeq });
-    else if (query.beforeSeq !== undefined) qb.andWhere('m.seq < :before', { before: query.beforeSeq });
-    const rows = await qb.getMany();
-    const page = rows.slice(0, query.limit);
-    return {
-      messages: page.map(toPayload),
-      nextCursor: rows.length > query.limit ? Number(page[page.length - 1].seq) : null,
-    };
-  }
-
-  lastSeq(roomId: string): Promise<number> {
-    return this.seqs.current(roomId);
-  }
-
-  private accept(
+  private acceptInRoom(
     author: Author,
     msg: RoomMessage,
     requestId?: string,
     relayFrame?: string,
-  ): Promise<MessageSendAck> {
+  ): Promise<MessagePayload> {
     return this.inRoomOrder(msg.roomId, async () => {
-      const seq = await this.seqs.next(msg.roomId);
-      const message: MessagePayload = {
+      const unnumbered: UnnumberedMessage = {
         message_id: uuidv7(),
         room_id: msg.roomId,
         from: { device_id: author.deviceId, identity: author.identity },
-        seq,
         ts: Date.now(),
         kind: msg.kind,
         content: msg.content,
         ...(msg.mentions?.length ? { mentions: msg.mentions } : {}),
       };
+      const appended = await this.log.append(msg.roomId, unnumbered);
+      const message: MessagePayload = { ...unnumbered, seq: appended.seq };
       try {
-        await this.jobs.enqueue(
-          JobName.PersistMessage,
-          {
-            messageId: message.message_id,
-            roomId: msg.roomId,
-            toDeviceId: null,
-            fromDeviceId: author.deviceId,
-            fromIdentity: author.identity,
-            kind: msg.kind,
-            content: JSON.stringify(msg.content),
-            mentions: msg.mentions?.length ? msg.mentions : null,
-            seq,
-            clientMsgId: requestId ?? null,
-            sentAt: message.ts,
-            conversation: null,
-          },
-          message.message_id,
-        );
+        await this.persist(message, requestId);
       } catch (err) {
-        // Nobody else allocates in this room until we return, so the number can be handed back.
-        await this.seqs.release(msg.roomId, seq).catch(() => undefined);
-        throw err instanceof RoomcastError
-          ? err
-          : RoomcastError.unavailable(`message not stored: ${(err as Error).message}`);
+        // Nobody else appends to this room until we return, so the number can be taken back.
+        await this.log.retract(msg.roomId, appended).catch(() => undefined);
+        throw err;
       }
       const event: MessageCreatedEvent = { message, sessionId: author.sessionId, requestId, relayFrame };
       // Published inside the room's chain, so listeners see one room's messages in seq order.
       this.events.emit(Lifecycle.MessageCreated, event);
-      return { message_id: message.message_id, seq, ts: message.ts };
+      return message;
     });
+  }
+
+  private async persist(message: MessagePayload, requestId: string | undefined): Promise<void> {
+    const job: PersistMessageJob = {
+      messageId: message.message_id,
+      roomId: message.room_id ?? null,
+      toDeviceId: message.to_device_id ?? null,
+      fromDeviceId: message.from.device_id,
+      fromIdentity: message.from.identity,
+      kind: message.kind,
+      content: JSON.stringify(message.content),
+      mentions: message.mentions ?? null,
+      seq: message.seq ?? null,
+      clientMsgId: requestId ?? null,
+      sentAt: message.ts,
+      conversation: message.to_device_id
+        ? conversationOf(message.from.device_id, message.to_device_id)
+        : null,
+    };
+    try {
+      await this.jobs.enqueue(JobName.PersistMessage, job, message.message_id);
+    } catch (err) {
+      throw err instanceof RoomcastError
+        ? err
+        : RoomcastError.unavailable(`message not stored: ${(err as Error).message}`);
+    }
+  }
+
+  /** Mentioned devices that are not in the room get a `mention` event, live or in their inbox. */
+  private async mention(message: MessagePayload): Promise<void> {
+    if (!message.mentions?.length || !message.room_id) return;
+    const members = new Set((await this.presence.members(message.room_id)).map((m) => m.deviceId));
+    const absent = message.mentions.filter((d) => !members.has(d) && d !== message.from.device_id);
+    const offline = absent.filter((d) => !this.live.toDevice(d, 'mention', message));
+    if (!offline.length) return;
+    await this.offline
+      .store(
+        offline.map((deviceId) => ({
+          deviceId,
+          kind: 'mention' as const,
+          payload: message,
+          dedupeKey: `mention:${message.message_id}`,
+        })),
+      )
+      .catch((err: Error) => this.logger.error(`mentions of ${message.message_id} not kept: ${err.message}`));
+  }
+
+  /** The stored message, waiting briefly for the writer when it was sent a moment ago. */
+  private async find(messageId: string): Promise<MessageEntity | null> {
+    for (let attempt = 1; ; attempt++) {
+      const row = await this.messages.findOneBy({ messageId });
+      if (row || attempt === LOOKUP_ATTEMPTS) return row;
+      await new Promise((r) => setTimeout(r, LOOKUP_INTERVAL_MS));
+    }
+  }
+
+  private async recalledAmong(messageIds: string[]): Promise<Set<string>> {
+    if (!messageIds.length) return new Set();
+    const rows = await this.messages
+      .createQueryBuilder('m')
+      .select('m.message_id', 'id')
+      .where('m.message_id IN (:...messageIds)', { messageIds })
+      .andWhere('m.recalled_at IS NOT NULL')
+      .getRawMany<{ id: string }>();
+    return new Set(rows.map((r) => r.id));
   }
 
   private inRoomOrder<T>(roomId: string, work: () => Promise<T>): Promise<T> {
@@ -190,7 +408,9 @@ export class MessagingService {
   }
 }
 
+/** A stored message as clients see it; recalled messages keep their place but lose their content. */
 export function toPayload(row: MessageEntity): MessagePayload {
+  const recalled = row.recalledAt !== null;
   return {
     message_id: row.messageId,
     ...(row.roomId ? { room_id: row.roomId } : {}),
@@ -199,7 +419,8 @@ export function toPayload(row: MessageEntity): MessagePayload {
     ...(row.seq !== null ? { seq: Number(row.seq) } : {}),
     ts: row.sentAt.getTime(),
     kind: row.kind as MessageKind,
-    content: JSON.parse(row.content) as unknown,
+    content: recalled ? null : (JSON.parse(row.content) as unknown),
     ...(row.mentions ? { mentions: JSON.parse(row.mentions) as string[] } : {}),
+    ...(recalled ? { recalled: true } : {}),
   };
 }

@@ -3,67 +3,120 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/load-config.js';
 import { RedisKeys } from '../redis/redis.module.js';
 import {
-  LocalSeqAllocator,
-  RedisSeqAllocator,
-  type SeqAllocator,
+  LocalRoomLog,
+  RedisRoomLog,
+  type RoomLog,
   type StoredSeqReader,
-} from './seq-allocator.js';
+  type UnnumberedMessage,
+} from './room-log.js';
 
 /** The database's view: the highest stored seq per room. */
 const stored = (max: Record<string, number>) =>
   ({ maxSeq: async (roomId: string) => max[roomId] ?? 0 }) as StoredSeqReader;
 
+const msg = (content: string): UnnumberedMessage => ({
+  message_id: `id-${content}`,
+  room_id: 'R',
+  from: { device_id: 'd', identity: 'i' },
+  ts: 1,
+  kind: 'text',
+  content,
+});
+
 const redisUrl = process.env.RC_TEST_REDIS_URL;
 const redis = redisUrl ? new Redis(redisUrl) : undefined;
 afterAll(() => redis?.quit());
 
-const allocators: Array<[string, (max: Record<string, number>) => SeqAllocator]> = [
-  ['LocalSeqAllocator', (max) => new LocalSeqAllocator(stored(max))],
+const logs: Array<[string, (max: Record<string, number>, size?: number) => RoomLog]> = [
+  ['LocalRoomLog', (max) => new LocalRoomLog(stored(max))],
 ];
 if (redis) {
-  allocators.push([
-    'RedisSeqAllocator',
-    (max) =>
-      new RedisSeqAllocator(
-        redis,
-        new RedisKeys(loadConfig({ REDIS_PREFIX: `rc-seq-spec-${process.pid}-${Date.now()}` })),
-        stored(max),
-      ),
+  logs.push([
+    'RedisRoomLog',
+    (max, size = 100) => {
+      const config = loadConfig({
+        REDIS_PREFIX: `rc-log-spec-${process.pid}-${Math.random().toString(36).slice(2)}`,
+        ROOM_LOG_SIZE: String(size),
+      });
+      return new RedisRoomLog(redis, new RedisKeys(config), stored(max), config);
+    },
   ]);
 }
 
-describe.each(allocators)('%s', (_name, make) => {
-  it('counts 1, 2, 3 per room, each room on its own', async () => {
-    const seqs = make({});
-    expect([await seqs.next('A'), await seqs.next('A'), await seqs.next('B'), await seqs.next('A')]).toEqual([
-      1, 2, 1, 3,
-    ]);
-    expect(await seqs.current('A')).toBe(3);
-    expect(await seqs.current('C')).toBe(0);
+const seqOf = async (log: RoomLog, roomId: string, content = 'x') =>
+  (await log.append(roomId, msg(content))).seq;
+
+describe.each(logs)('%s', (name, make) => {
+  it('numbers 1, 2, 3 per room, each room on its own', async () => {
+    const log = make({});
+    expect([
+      await seqOf(log, 'A'),
+      await seqOf(log, 'A'),
+      await seqOf(log, 'B'),
+      await seqOf(log, 'A'),
+    ]).toEqual([1, 2, 1, 3]);
+    expect(await log.current('A')).toBe(3);
+    expect(await log.current('C')).toBe(0);
   });
 
   it('continues from the highest stored seq', async () => {
-    const seqs = make({ OLD: 41 });
-    expect(await seqs.current('OLD')).toBe(41);
-    expect(await seqs.next('OLD')).toBe(42);
+    const log = make({ OLD: 41 });
+    expect(await log.current('OLD')).toBe(41);
+    expect(await seqOf(log, 'OLD')).toBe(42);
   });
 
-  it('hands back only the last number, so no gap and no reuse', async () => {
-    const seqs = make({});
-    await seqs.next('R');
-    const second = await seqs.next('R');
-    await seqs.release('R', second);
-    expect(await seqs.next('R')).toBe(2);
-    // A stale release (not the last number) changes nothing.
-    await seqs.next('R');
-    await seqs.release('R', 2);
-    expect(await seqs.next('R')).toBe(4);
+  it('takes back only the last append, so no gap and no reuse', async () => {
+    const log = make({});
+    await log.append('R', msg('1'));
+    const second = await log.append('R', msg('2'));
+    await log.retract('R', second);
+    expect(await seqOf(log, 'R', '2b')).toBe(2);
+    const third = await log.append('R', msg('3'));
+    await log.append('R', msg('4'));
+    await log.retract('R', third); // no longer the last: nothing happens
+    expect(await seqOf(log, 'R', '5')).toBe(5);
+    if (name === 'RedisRoomLog') {
+      expect((await log.since('R', 0)).map((m) => [m.seq, m.content])).toEqual([
+        [1, '1'],
+        [2, '2b'],
+        [3, '3'],
+        [4, '4'],
+        [5, '5'],
+      ]);
+    }
   });
 
   it('gives distinct numbers to concurrent callers', async () => {
-    const seqs = make({});
-    const got = await Promise.all(Array.from({ length: 200 }, () => seqs.next('HOT')));
+    const log = make({});
+    const got = await Promise.all(Array.from({ length: 200 }, () => seqOf(log, 'HOT')));
     expect(new Set(got).size).toBe(200);
     expect(Math.max(...got)).toBe(200);
+  });
+
+  it.runIf(name === 'RedisRoomLog')(
+    'keeps about ROOM_LOG_SIZE recent messages for replay, with their seq',
+    async () => {
+      const log = make({}, 50);
+      for (let i = 1; i <= 300; i++) await log.append('R', msg(String(i)));
+      const recent = await log.since('R', 0);
+      // MAXLEN ~ trims in whole nodes: at least the last 50 are kept, in order, and never all 300.
+      expect(recent.length).toBeGreaterThanOrEqual(50);
+      expect(recent.length).toBeLessThan(300);
+      expect(recent.map((m) => m.seq)).toEqual(
+        Array.from({ length: recent.length }, (_, i) => 301 - recent.length + i),
+      );
+      expect(recent.at(-1)).toMatchObject({ seq: 300, content: '300', message_id: 'id-300' });
+      expect((await log.since('R', 295)).map((m) => m.seq)).toEqual([296, 297, 298, 299, 300]);
+    },
+  );
+
+  it.runIf(name === 'RedisRoomLog')('never goes back below the stream when the counter is lost', async () => {
+    const config = loadConfig({ REDIS_PREFIX: `rc-log-lost-${process.pid}` });
+    const keys = new RedisKeys(config);
+    const log = new RedisRoomLog(redis!, keys, stored({}), config);
+    for (let i = 0; i < 5; i++) await log.append('LOST', msg(String(i)));
+    await redis!.del(keys.key('room', 'LOST', 'seq'));
+    expect(await seqOf(log, 'LOST')).toBe(6);
+    await redis!.del(keys.key('room', 'LOST', 'seq'), keys.key('room', 'LOST', 'log'));
   });
 });

@@ -1,21 +1,39 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import type { MessagePayload } from '#protocol';
 import { Redis } from 'ioredis';
 import { Repository } from 'typeorm';
+import { AppConfig } from '../config/app-config.js';
 import { RedisKeys } from '../redis/redis.module.js';
 import { MessageEntity } from './message.entity.js';
 
+/** A room message before its place in the room is known. */
+export type UnnumberedMessage = Omit<MessagePayload, 'seq'>;
+
+export interface Appended {
+  seq: number;
+  /** Handle for `retract`. */
+  entry: string;
+}
+
 /**
- * Per-room message sequence: 1, 2, 3, ... with no gaps. MessagingService allocates and
- * enqueues one room's messages strictly one after another, so a failed enqueue can hand
- * its number back (`release`) before anyone else has taken the next.
+ * Each room's sequence and its most recent messages. `append` numbers a message and keeps
+ * it in one atomic step, so a message acked but not yet written to the database can still
+ * be replayed from here. MessagingService appends one room's messages strictly one after
+ * another, so a failed enqueue can take its number back (`retract`) before anyone else
+ * has taken the next: seqs have no gaps.
  */
-export abstract class SeqAllocator {
-  abstract next(roomId: string): Promise<number>;
-  /** The last allocated seq (0 for a room with no messages). */
+export abstract class RoomLog {
+  abstract append(roomId: string, message: UnnumberedMessage): Promise<Appended>;
+  /** Takes back the last append (its seq and its entry), if it is still the last. */
+  abstract retract(roomId: string, appended: Appended): Promise<void>;
+  /** The last seq given out (0 for a room with no messages). */
   abstract current(roomId: string): Promise<number>;
-  /** Returns `seq` if it is still the last one allocated. */
-  abstract release(roomId: string, seq: number): Promise<void>;
+  /**
+   * Kept messages with seq > afterSeq, oldest first. May start later than afterSeq + 1:
+   * older messages are in the database.
+   */
+  abstract since(roomId: string, afterSeq: number): Promise<MessagePayload[]>;
 }
 
 @Injectable()
@@ -32,9 +50,12 @@ export class StoredSeqReader {
   }
 }
 
-/** Embedded mode: counters in memory, each seeded once from the database. */
+/**
+ * Embedded mode: counters in memory, each seeded once from the database. No recent
+ * messages are kept: a message is in SQLite before it is acked, so replays read it there.
+ */
 @Injectable()
-export class LocalSeqAllocator extends SeqAllocator {
+export class LocalRoomLog extends RoomLog {
   private readonly counters = new Map<string, number>();
   /** One database read per room, shared by every caller that arrives while it runs. */
   private readonly seeding = new Map<string, Promise<void>>();
@@ -43,12 +64,16 @@ export class LocalSeqAllocator extends SeqAllocator {
     super();
   }
 
-  async next(roomId: string): Promise<number> {
+  async append(roomId: string): Promise<Appended> {
     await this.seed(roomId);
     // Synchronous from here: no other caller can take the same number.
     const seq = this.counters.get(roomId)! + 1;
     this.counters.set(roomId, seq);
-    return seq;
+    return { seq, entry: String(seq) };
+  }
+
+  async retract(roomId: string, { seq }: Appended): Promise<void> {
+    if (this.counters.get(roomId) === seq) this.counters.set(roomId, seq - 1);
   }
 
   async current(roomId: string): Promise<number> {
@@ -56,8 +81,8 @@ export class LocalSeqAllocator extends SeqAllocator {
     return this.counters.get(roomId)!;
   }
 
-  async release(roomId: string, seq: number): Promise<void> {
-    if (this.counters.get(roomId) === seq) this.counters.set(roomId, seq - 1);
+  async since(): Promise<MessagePayload[]> {
+    return [];
   }
 
   private async seed(roomId: string): Promise<void> {
@@ -75,49 +100,101 @@ export class LocalSeqAllocator extends SeqAllocator {
 }
 
 /**
- * Redis mode: INCR on one key per room, shared by every node. A missing key (new room, or
- * a Redis that lost its data) is seeded from the database first, inside the same script.
+ * Redis mode: one counter and one capped stream per room, shared by every node. The counter
+ * is seeded (when missing: a new room, or a Redis that lost its data) from the larger of the
+ * database's and the stream's last seq, inside the same script that appends.
  */
 @Injectable()
-export class RedisSeqAllocator extends SeqAllocator {
+export class RedisRoomLog extends RoomLog {
   constructor(
     private readonly redis: Redis,
     private readonly keys: RedisKeys,
     private readonly stored: StoredSeqReader,
+    private readonly config: AppConfig,
   ) {
     super();
-    redis.defineCommand('rcNextSeq', {
-      numberOfKeys: 1,
-      lua: `if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], ARGV[1]) end
-            return redis.call('INCR', KEYS[1])`,
+    redis.defineCommand('rcAppend', {
+      numberOfKeys: 2,
+      lua: `
+        if redis.call('EXISTS', KEYS[1]) == 0 then
+          local seed = tonumber(ARGV[1])
+          local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+          if last[1] then seed = math.max(seed, tonumber(last[1][2][2])) end
+          redis.call('SET', KEYS[1], seed)
+        end
+        local seq = redis.call('INCR', KEYS[1])
+        local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'm', ARGV[2])
+        redis.call('PEXPIRE', KEYS[2], ARGV[4])
+        return {seq, id}`,
     });
-    redis.defineCommand('rcReleaseSeq', {
-      numberOfKeys: 1,
-      lua: `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DECR', KEYS[1]) end return -1`,
+    redis.defineCommand('rcRetract', {
+      numberOfKeys: 2,
+      lua: `
+        if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+        redis.call('DECR', KEYS[1])
+        redis.call('XDEL', KEYS[2], ARGV[2])
+        return 1`,
     });
   }
 
-  async next(roomId: string): Promise<number> {
-    const key = this.key(roomId);
-    const seed = (await this.redis.exists(key)) ? 0 : await this.stored.maxSeq(roomId);
-    return Number(await (this.redis as unknown as SeqCommands).rcNextSeq(key, seed));
+  async append(roomId: string, message: UnnumberedMessage): Promise<Appended> {
+    const [seqKey, streamKey] = this.roomKeys(roomId);
+    const seed = (await this.redis.exists(seqKey)) ? 0 : await this.stored.maxSeq(roomId);
+    const [seq, entry] = await (this.redis as unknown as LogCommands).rcAppend(
+      seqKey,
+      streamKey,
+      seed,
+      JSON.stringify(message),
+      this.config.ROOM_LOG_SIZE,
+      this.config.ROOM_LOG_TTL_MS,
+    );
+    return { seq: Number(seq), entry };
+  }
+
+  async retract(roomId: string, appended: Appended): Promise<void> {
+    await (this.redis as unknown as LogCommands).rcRetract(
+      ...this.roomKeys(roomId),
+      appended.seq,
+      appended.entry,
+    );
   }
 
   async current(roomId: string): Promise<number> {
-    const value = await this.redis.get(this.key(roomId));
+    const value = await this.redis.get(this.roomKeys(roomId)[0]);
     return value === null ? this.stored.maxSeq(roomId) : Number(value);
   }
 
-  async release(roomId: string, seq: number): Promise<void> {
-    await (this.redis as unknown as SeqCommands).rcReleaseSeq(this.key(roomId), seq);
+  async since(roomId: string, afterSeq: number): Promise<MessagePayload[]> {
+    // Newest first until afterSeq: the stream holds at most ROOM_LOG_SIZE (approximately) entries.
+    const entries = await this.redis.xrevrange(
+      this.roomKeys(roomId)[1],
+      '+',
+      '-',
+      'COUNT',
+      this.config.ROOM_LOG_SIZE * 2,
+    );
+    const messages: MessagePayload[] = [];
+    for (const [, fields] of entries) {
+      const seq = Number(fields[1]);
+      if (seq <= afterSeq) break;
+      messages.push({ ...(JSON.parse(fields[3]) as UnnumberedMessage), seq });
+    }
+    return messages.reverse();
   }
 
-  private key(roomId: string): string {
-    return this.keys.key('room', roomId, 'seq');
+  private roomKeys(roomId: string): [string, string] {
+    return [this.keys.key('room', roomId, 'seq'), this.keys.key('room', roomId, 'log')];
   }
 }
 
-interface SeqCommands {
-  rcNextSeq(key: string, seed: number): Promise<number>;
-  rcReleaseSeq(key: string, seq: number): Promise<number>;
+interface LogCommands {
+  rcAppend(
+    seqKey: string,
+    streamKey: string,
+    seed: number,
+    message: string,
+    maxLen: number,
+    ttlMs: number,
+  ): Promise<[number, string]>;
+  rcRetract(seqKey: string, streamKey: string, seq: number, entry: string): Promise<number>;
 }

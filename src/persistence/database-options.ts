@@ -7,6 +7,8 @@ import { RoomQueryEntity } from '../audit/room-query.entity.js';
 import { DeviceEntity } from '../devices/device.entity.js';
 import { IdempotencyKeyEntity } from '../messaging/idempotency-key.entity.js';
 import { MessageEntity } from '../messaging/message.entity.js';
+import { OfflineItemEntity } from '../offline/offline-item.entity.js';
+import { ReadStateEntity } from '../receipts/read-state.entity.js';
 import { RoomEntity } from '../rooms/room.entity.js';
 
 export const ENTITIES = [
@@ -16,6 +18,8 @@ export const ENTITIES = [
   MessageEntity,
   RoomQueryEntity,
   IdempotencyKeyEntity,
+  ReadStateEntity,
+  OfflineItemEntity,
 ];
 
 /** TypeORM options for DATABASE_URL: `mysql://user:pass@host:port/db` or `sqlite:<path>`. */

@@ -22,6 +22,14 @@ class AllButDeviceSeen {
   async closed() {}
   @JobHandler(JobName.RoomQueried)
   async queried() {}
+  @JobHandler(JobName.OfflineDelivered)
+  async offlineDelivered() {}
+  @JobHandler(JobName.OfflineExpire)
+  async offlineExpire() {}
+  @JobHandler(JobName.MessageRecalled)
+  async recalled() {}
+  @JobHandler(JobName.ReadStateUpdated)
+  async read() {}
 }
 
 @Injectable()

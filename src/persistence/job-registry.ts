@@ -18,6 +18,13 @@ export enum JobName {
   ConnectionClosed = 'connection.closed',
   DeviceSeen = 'device.seen',
   RoomQueried = 'room.queried',
+  MessageRecalled = 'message.recalled',
+  /** The client has its offline items up to an id: remove them. */
+  OfflineDelivered = 'offline.delivered',
+  /** Scheduled every OFFLINE_EXPIRY_INTERVAL_MS: remove expired offline items. */
+  OfflineExpire = 'offline.expire',
+  /** A device's read marker moved forward. */
+  ReadStateUpdated = 'read_state.updated',
 }
 
 export interface PersistMessageJob {
@@ -64,12 +71,45 @@ export interface RoomQueriedJob {
   queriedAt: number;
 }
 
+export interface MessageRecalledJob {
+  messageId: string;
+  /** Device id of the sender, or `admin:<name>`. */
+  by: string;
+  at: number;
+}
+
+/** A read marker moved forward; the processor keeps the furthest marker, so jobs may run in any order. */
+export interface ReadStateJob {
+  deviceId: string;
+  /** `room:<room id>` or `peer:<device id>` */
+  scope: string;
+  /** Room scopes: the highest seq read. */
+  upToSeq: number | null;
+  /** Peer scopes: the last message read (UUIDv7: ids sort in acceptance order). */
+  upToMessageId: string | null;
+  /** ms since epoch */
+  at: number;
+}
+
+export interface OfflineDeliveredJob {
+  deviceId: string;
+  /** Items of the device with an id up to this one (included) are removed. */
+  upToId: number;
+}
+
+/** A scheduled job: nothing to carry, it works from the clock. */
+export type OfflineExpireJob = Record<string, never>;
+
 export interface JobPayloads {
   [JobName.PersistMessage]: PersistMessageJob;
   [JobName.ConnectionOpened]: ConnectionJob;
   [JobName.ConnectionClosed]: ConnectionJob;
   [JobName.DeviceSeen]: DeviceSeenJob;
   [JobName.RoomQueried]: RoomQueriedJob;
+  [JobName.MessageRecalled]: MessageRecalledJob;
+  [JobName.OfflineDelivered]: OfflineDeliveredJob;
+  [JobName.OfflineExpire]: OfflineExpireJob;
+  [JobName.ReadStateUpdated]: ReadStateJob;
 }
 
 export const JOB_QUEUE: Record<JobName, QueueName> = {
@@ -78,6 +118,11 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
   [JobName.ConnectionClosed]: QueueName.Audit,
   [JobName.DeviceSeen]: QueueName.Audit,
   [JobName.RoomQueried]: QueueName.Audit,
+  // Same queue as the write it amends; the handler waits (retries) until that row exists.
+  [JobName.MessageRecalled]: QueueName.Messages,
+  [JobName.OfflineDelivered]: QueueName.Inbox,
+  [JobName.OfflineExpire]: QueueName.Inbox,
+  [JobName.ReadStateUpdated]: QueueName.Inbox,
 };
 
 /**

@@ -15,6 +15,8 @@ import { JobQueue } from './job-queue.js';
 import { jobDefaults, QueueName } from './job-registry.js';
 import { AuditProcessor } from './processors/audit.processor.js';
 import { MessagesProcessor } from './processors/messages.processor.js';
+import { OfflineProcessor } from './processors/offline.processor.js';
+import { ReadStateProcessor } from './processors/read-state.processor.js';
 
 const QUEUE_NAMES = Object.values(QueueName);
 
@@ -37,7 +39,14 @@ export class PersistenceModule {
   static forRoot(config: AppConfig): DynamicModule {
     const database = TypeOrmModule.forRoot(databaseOptions(config.DATABASE_URL, config.DB_MIGRATIONS_RUN));
     const processing = config.runsWorkers
-      ? [JobHandlerRegistry, JobOutcomes, MessagesProcessor, AuditProcessor]
+      ? [
+          JobHandlerRegistry,
+          JobOutcomes,
+          MessagesProcessor,
+          AuditProcessor,
+          OfflineProcessor,
+          ReadStateProcessor,
+        ]
       : [];
     if (config.embedded) {
       return {

@@ -14,6 +14,8 @@ export interface RoomEvent {
   room_id: string;
   created: boolean;
   total_clients: number;
+  /** The room's last message seq when the client joined: its resume point. */
+  last_seq: number;
 }
 
 export interface RoomClient {

@@ -17,6 +17,9 @@ export interface MessagePayload {
   /** Server time of acceptance, ms since epoch. */
   ts: number;
   kind: MessageKind;
+  /** null once the message is recalled. */
   content: unknown;
   mentions?: string[];
+  /** Present (true) on a recalled message: it keeps its place, without its content. */
+  recalled?: boolean;
 }

@@ -29,6 +29,16 @@ export interface RoomCreateData {
 export interface QueryRoomData {
   room_id?: string;
 }
+export interface RoomInviteData {
+  room_id: string;
+  /** The device invited. */
+  device_id: string;
+}
+/** `delivered`: the invitee had it live; false: it is kept for its next handshake. */
+export interface RoomInviteAck {
+  ok: true;
+  delivered: boolean;
+}
 export interface MessageSendData {
   room_id?: string;
   to_device_id?: string;
@@ -42,6 +52,13 @@ export interface MessageSendAck {
   ts: number;
 }
 
+/** `message.read`: a room up to a seq, or a direct conversation up to a message. */
+export type MessageReadData =
+  { room_id: string; up_to_seq: number } | { peer_device_id: string; up_to_message_id: string };
+
+/** `typing`: to a room (its other members) or to one device. */
+export type TypingData = ({ room_id: string } | { to_device_id: string }) & { state: 'start' | 'stop' };
+
 /**
  * Requests the server answers, by `type`: what `data` carries and what the ack carries.
  * `query_room` is answered by a `room_info` event with the request id instead of an ack.
@@ -51,6 +68,10 @@ export interface RequestMap {
   'room.leave': { data: RoomLeaveData; ack: { room_id: string } };
   'room.create': { data: RoomCreateData; ack: { room_id: string } };
   query_room: { data: QueryRoomData; ack: RoomInfoEvent };
+  'room.invite': { data: RoomInviteData; ack: RoomInviteAck };
   'message.send': { data: MessageSendData; ack: MessageSendAck };
+  'message.read': { data: MessageReadData; ack: { ok: true } };
+  /** Fire-and-forget: no ack ever comes (a refused frame gets an `error`), so send it with `send()`, not `request()`. */
+  typing: { data: TypingData; ack: never };
 }
 export type RequestType = keyof RequestMap;

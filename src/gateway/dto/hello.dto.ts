@@ -22,5 +22,5 @@ export class HelloDto {
   /** room_id -> last seq seen; replay arrives with the messaging issue. */
   @IsOptional()
   @IsObject()
-  resume?: Record<string, number>;
+  resume?: Record<string, unknown>;
 }

@@ -3,6 +3,7 @@ import { ArrayMaxSize, IsArray, IsDefined, IsIn, IsOptional } from 'class-valida
 import { IsDeviceId } from '../../devices/device-id.js';
 import { IsRoomId } from '../../rooms/room-id.js';
 
+/** To a room (`room_id`) or to a device (`to_device_id`): exactly one of the two. */
 export class MessageSendDto {
   @IsOptional()
   @IsRoomId()

@@ -24,10 +24,19 @@ export class RoomsHandlers {
   /** Joins (creating the room if it does not exist). Joining a room one is in answers as a join would. */
   @MessageHandler('room.join', { dto: RoomRefDto })
   async join({ connection }: HandlerContext, { room_id }: RoomRefDto): Promise<RoomJoinAck> {
+    // Already in it (rejoined by a resume, say): answer as a join would, without a second presence.join.
+    if (connection.rooms.has(room_id)) {
+      return {
+        room_id,
+        total_clients: await this.presence.count(room_id),
+        last_seq: await this.messaging.lastSeq(room_id),
+      };
+    }
     const { room } = await this.rooms.ensure(room_id, connection.deviceId);
     const total = await this.presence.join(room_id, connection.member, this.rooms.capacity(room));
     this.registry.join(connection, room_id);
     connection.primaryRoom ??= room_id;
+    // Read after joining: every message above it reaches this socket live.
     return { room_id, total_clients: total, last_seq: await this.messaging.lastSeq(room_id) };
   }
 

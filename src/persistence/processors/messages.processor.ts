@@ -1,11 +1,11 @@
 import { Injectable } from '@nestjs/common';
 import { Histogram, Registry } from 'prom-client';
-import { DataSource } from 'typeorm';
+import { DataSource, IsNull } from 'typeorm';
 import { AppConfig } from '../../config/app-config.js';
 import { MessageEntity } from '../../messaging/message.entity.js';
 import { BatchWriter } from '../batch-writer.js';
 import { JobHandler } from '../job-handler.decorator.js';
-import { JobName, type PersistMessageJob } from '../job-registry.js';
+import { JobName, type MessageRecalledJob, type PersistMessageJob } from '../job-registry.js';
 
 /**
  * Bounds of one INSERT statement. SQLite accepts at most 32766 bound values (12 per row
@@ -96,6 +96,22 @@ export class MessagesProcessor {
   @JobHandler(JobName.PersistMessage)
   persist(job: PersistMessageJob): Promise<void> {
     return this.writer.add(job);
+  }
+
+  /**
+   * Marks a message recalled. The recall may overtake the message's own write (another
+   * worker, a retry): then the row is not there yet and the job throws, to be retried.
+   */
+  @JobHandler(JobName.MessageRecalled)
+  async recall(job: MessageRecalledJob): Promise<void> {
+    const messages = this.dataSource.getRepository(MessageEntity);
+    const result = await messages.update(
+      { messageId: job.messageId, recalledAt: IsNull() },
+      { recalledAt: new Date(job.at), recalledBy: job.by },
+    );
+    if (!result.affected && !(await messages.existsBy({ messageId: job.messageId }))) {
+      throw new Error(`message ${job.messageId} is not stored yet`);
+    }
   }
 
   private async insert(jobs: PersistMessageJob[]): Promise<void> {
