@@ -305,8 +305,16 @@ describe.each(MODES)('messaging (%s)', (mode) => {
       for (let i = 1; i <= 7; i++)
         await a.client.request('message.send', { room_id: roomId, kind: 'text', content: `h${i}` });
       type Page = { messages: MessagePayload[]; next_cursor: number | null };
-      const newest = await a.client.rawRequest<Page>('history', { room_id: roomId, limit: 3 });
+      const newest = await a.client.rawRequest<Page & { unread: number }>('history', {
+        room_id: roomId,
+        limit: 3,
+      });
       expect(newest.messages.map((m) => m.seq)).toEqual([7, 6, 5]);
+      expect(newest.unread).toBe(7);
+      await a.client.rawRequest('message.read', { room_id: roomId, up_to_seq: 5 });
+      expect(
+        (await a.client.rawRequest<{ unread: number }>('history', { room_id: roomId, limit: 1 })).unread,
+      ).toBe(2);
       const older = await a.client.rawRequest<Page>('history', {
         room_id: roomId,
         limit: 3,

@@ -3,6 +3,7 @@ import { ErrorCode, type MessagePayload, type MessageSendAck } from '#protocol';
 import { RoomcastError } from '../../common/roomcast-error.js';
 import { MessagingService } from '../../messaging/messaging.service.js';
 import { PresenceService } from '../../presence/presence.service.js';
+import { ReceiptsService } from '../../receipts/receipts.service.js';
 import type { Connection } from '../connection.js';
 import { HistoryDto, MessageRecallDto } from '../dto/message.dto.js';
 import { MessageSendDto } from '../dto/message-send.dto.js';
@@ -20,6 +21,7 @@ export class MessagingHandlers {
   constructor(
     private readonly messaging: MessagingService,
     private readonly presence: PresenceService,
+    private readonly receipts: ReceiptsService,
   ) {}
 
   /** Acked once the message is durable. Room messages: members only, the ack carries the seq. */
@@ -47,7 +49,7 @@ export class MessagingHandlers {
   async history(
     { connection }: HandlerContext,
     dto: HistoryDto,
-  ): Promise<{ messages: MessagePayload[]; next_cursor: number | string | null }> {
+  ): Promise<{ messages: MessagePayload[]; next_cursor: number | string | null; unread: number }> {
     exactlyOne(dto.room_id, dto.peer_device_id, 'room_id and peer_device_id');
     const ascending = dto.order === 'asc';
     if (dto.room_id !== undefined) {
@@ -57,24 +59,26 @@ export class MessagingHandlers {
         throw RoomcastError.badRequest('before_seq and after_seq cannot be used together');
       this.assertMember(connection, dto.room_id);
       const after = dto.after_seq ?? (ascending ? 0 : undefined);
-      const page = await this.messaging.roomHistory(dto.room_id, {
-        before: dto.before_seq,
-        after,
-        limit: dto.limit,
-      });
-      return { messages: page.messages, next_cursor: page.nextCursor };
+      const [page, unread] = await Promise.all([
+        this.messaging.roomHistory(dto.room_id, { before: dto.before_seq, after, limit: dto.limit }),
+        this.receipts.unreadFor(connection.deviceId, { roomId: dto.room_id }),
+      ]);
+      return { messages: page.messages, next_cursor: page.nextCursor, unread: unread.unread };
     }
     if (dto.before_seq !== undefined || dto.after_seq !== undefined)
       throw RoomcastError.badRequest('conversations page by before/after');
     if (dto.before !== undefined && dto.after !== undefined)
       throw RoomcastError.badRequest('before and after cannot be used together');
     const after = dto.after ?? (ascending ? '' : undefined);
-    const page = await this.messaging.conversationHistory(connection.deviceId, dto.peer_device_id!, {
-      before: dto.before,
-      after,
-      limit: dto.limit,
-    });
-    return { messages: page.messages, next_cursor: page.nextCursor };
+    const [page, unread] = await Promise.all([
+      this.messaging.conversationHistory(connection.deviceId, dto.peer_device_id!, {
+        before: dto.before,
+        after,
+        limit: dto.limit,
+      }),
+      this.receipts.unreadFor(connection.deviceId, { peerDeviceId: dto.peer_device_id! }),
+    ]);
+    return { messages: page.messages, next_cursor: page.nextCursor, unread: unread.unread };
   }
 
   /** The room's members and whether each is online (members are live connections, so: all are). */
