@@ -84,6 +84,26 @@ export class Mailbox {
   }
 
   /** The socket closed: no event will come, so every waiter fails now instead of at its timeout. */
+  /** Waits for `count` matching events, in arrival order; on failure, none is consumed. */
+  async collect(
+    match: (event: ReceivedEvent) => boolean,
+    count: number,
+    timeoutMs: number,
+    what: string,
+  ): Promise<ReceivedEvent[]> {
+    const deadline = Date.now() + timeoutMs;
+    const got: ReceivedEvent[] = [];
+    try {
+      while (got.length < count) {
+        got.push(await this.wait(match, Math.max(0, deadline - Date.now()), `${what} after ${got.length}`));
+      }
+    } catch (err) {
+      this.requeue(got);
+      throw err;
+    }
+    return got;
+  }
+
   close(reason: string): void {
     this.closedReason = reason;
     for (const waiter of this.waiters.splice(0)) {

@@ -467,22 +467,12 @@ export class RoomcastClient {
     predicate?: EventPredicate<K>,
     timeoutMs?: number,
   ): Promise<Array<ClientEventMap[K]>> {
-    const deadline = Date.now() + (timeoutMs ?? this.options.waitTimeoutMs ?? 5000);
-    const got: ReceivedEvent[] = [];
-    try {
-      while (got.length < count) {
-        got.push(
-          await this.mailbox.wait(
-            this.matcher(type, predicate),
-            Math.max(0, deadline - Date.now()),
-            `collect("${type}", ${count}) after ${got.length}`,
-          ),
-        );
-      }
-    } catch (err) {
-      this.mailbox.requeue(got);
-      throw err;
-    }
+    const got = await this.mailbox.collect(
+      this.matcher(type, predicate),
+      count,
+      timeoutMs ?? this.options.waitTimeoutMs ?? 5000,
+      `collect("${type}", ${count})`,
+    );
     return got.map((e) => e.data as ClientEventMap[K]);
   }
 
