@@ -3,7 +3,13 @@ import type { MessagePayload } from '#protocol';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClientPool, eventually } from './support/clients.js';
-import { startTestServer, testEnvironment, type TestEnvironment, type TestServer } from './support/app.js';
+import {
+  ADMIN_TOKEN,
+  startTestServer,
+  testEnvironment,
+  type TestEnvironment,
+  type TestServer,
+} from './support/app.js';
 import { MODES } from './support/services.js';
 
 describe.each(MODES)('messaging (%s)', (mode) => {
@@ -268,6 +274,33 @@ describe.each(MODES)('messaging (%s)', (mode) => {
       await expect(
         a.client.rawRequest('message.recall', { message_id: 'no-such-message' }),
       ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    });
+
+    it('lets an operator recall any message over the admin API, after the window too', async () => {
+      const roomId = room();
+      const a = await pool.connect({ device_id: device('adm-a'), identity: 'x', room_id: roomId });
+      const b = await pool.connect({ device_id: device('adm-b'), identity: 'y', room_id: roomId });
+      const ack = await a.client.request('message.send', {
+        room_id: roomId,
+        kind: 'text',
+        content: 'moderate me',
+      });
+      await new Promise((r) => setTimeout(r, 1600));
+      const res = await fetch(`${server.url}/api/messages/${ack.message_id}`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      expect(res.status).toBe(200);
+      expect(await b.client.waitFor('message.recalled')).toEqual({
+        message_id: ack.message_id,
+        room_id: roomId,
+        by: 'admin',
+      });
+      const missing = await fetch(`${server.url}/api/messages/nope`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+      });
+      expect(missing.status).toBe(404);
     });
 
     it('refuses a recall after RECALL_WINDOW_MS', async () => {

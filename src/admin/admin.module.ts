@@ -3,6 +3,7 @@ import { TypeOrmModule } from '@nestjs/typeorm';
 import { ConnectionEntity } from '../audit/connection.entity.js';
 import { GatewayModule } from '../gateway/gateway.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
+import { MessagesController } from './messages.controller.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
 import { ReceiptsModule } from '../receipts/receipts.module.js';
@@ -33,6 +34,7 @@ import { StatsController } from './stats.controller.js';
   ],
   controllers: [
     StatsController,
+    MessagesController,
     RoomsController,
     ClientsController,
     DevicesController,
