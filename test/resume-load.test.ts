@@ -33,6 +33,7 @@ describe.each(MODES)('resume while messages keep coming (%s)', (mode) => {
       }
     })();
     const seen: number[] = [];
+    const completes: boolean[] = [];
     let last = 0;
     for (let round = 0; round < 30; round++) {
       const { client, handshake } = await RoomcastClient.connect(server.wsUrl, {
@@ -42,6 +43,7 @@ describe.each(MODES)('resume while messages keep coming (%s)', (mode) => {
         resume: { [roomId]: last },
       });
       seen.push(...handshake.replayed.map((m) => m.seq!));
+      completes.push(...handshake.resumed.map((r) => r.complete));
       await new Promise((r) => setTimeout(r, 20 + Math.random() * 40));
       seen.push(...client.drain('message').map((e) => e.data.seq!));
       last = Math.max(last, ...seen);
@@ -58,6 +60,8 @@ describe.each(MODES)('resume while messages keep coming (%s)', (mode) => {
     // Every seq once, in order: nothing lost at a reconnect, nothing replayed twice.
     expect(seen).toEqual(Array.from({ length: seen.length }, (_, i) => i + 1));
     expect(handshake.resumed[0].complete).toBe(true);
+    // Nothing was lost, so no replay may claim otherwise (sends were in flight at every one).
+    expect(completes).toEqual(completes.map(() => true));
     await Promise.all([client.close(), sender.close()]);
   });
 });

@@ -236,7 +236,12 @@ export class MessagingService {
   }
 
   /** Every room message after `afterSeq`, once, in seq order: recent ones from the log, older ones from the database. */
-  async replay(roomId: string, afterSeq: number): Promise<Replay> {
+  replay(roomId: string, afterSeq: number): Promise<Replay> {
+    // In the room's chain: every message accepted before is stored (or logged) and readable.
+    return this.inRoomOrder(roomId, () => this.readMissed(roomId, afterSeq));
+  }
+
+  private async readMissed(roomId: string, afterSeq: number): Promise<Replay> {
     const current = await this.log.current(roomId);
     const wanted = Math.min(current, afterSeq + this.config.RESUME_MAX_MESSAGES);
     if (wanted <= afterSeq) return { messages: [], fromSeq: afterSeq + 1, toSeq: afterSeq, complete: true };
