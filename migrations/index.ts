@@ -1,5 +1,10 @@
 import { InitialSchema1763800000000 } from './1763800000000-InitialSchema.js';
 import { Messaging1763900000000 } from './1763900000000-Messaging.js';
+import { DirectMessageIndex1764000000000 } from './1764000000000-DirectMessageIndex.js';
 
 /** Every migration, in order. Listed explicitly so the same array works compiled and under the test runner. */
-export const MIGRATIONS = [InitialSchema1763800000000, Messaging1763900000000];
+export const MIGRATIONS = [
+  InitialSchema1763800000000,
+  Messaging1763900000000,
+  DirectMessageIndex1764000000000,
+];

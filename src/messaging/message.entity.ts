@@ -4,6 +4,7 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 @Index('idx_messages_room_seq', ['roomId', 'seq'])
 @Index('idx_messages_from', ['fromDeviceId', 'sentAt'])
 @Index('idx_messages_conversation', ['conversation', 'sentAt'])
+@Index('idx_messages_to', ['toDeviceId', 'fromDeviceId'])
 export class MessageEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id: string;
