@@ -18,11 +18,11 @@ export class ClientsController {
   constructor(private readonly sessions: SessionsService) {}
 
   @Get()
-  @ApiOperation({ summary: 'Clients connected to this node, optionally of one room' })
+  @ApiOperation({ summary: 'Clients connected to any node of the cluster, optionally of one room' })
   @ApiOkResponse({ type: ClientListDto })
   @ApiErrors({ 400: 'Invalid room id' })
-  list(@Query() query: ClientsQueryDto): ClientListDto {
-    return { clients: this.sessions.clients(query.room_id) };
+  async list(@Query() query: ClientsQueryDto): Promise<ClientListDto> {
+    return { clients: await this.sessions.clients(query.room_id) };
   }
 
   @Delete(':deviceId')
@@ -30,7 +30,7 @@ export class ClientsController {
     summary: 'Kick a device: it gets `system` kind `kicked`, then its socket closes with 4403',
   })
   @ApiOkResponse({ type: KickResultDto })
-  @ApiErrors({ 400: 'Invalid device id', 404: 'The device is not connected to this node' })
+  @ApiErrors({ 400: 'Invalid device id', 404: 'The device is not connected to any node' })
   async kick(@Param() params: DeviceParamsDto, @Query() query: KickQueryDto): Promise<KickResultDto> {
     const kicked = await this.sessions.kick(params.deviceId, query.reason);
     if (!kicked) throw RoomcastError.notFound(`device ${params.deviceId} is not connected`);

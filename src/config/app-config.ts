@@ -219,6 +219,29 @@ export class AppConfig {
   @Min(0)
   STATUS_INTERVAL_MS = 60_000;
 
+  /**
+   * Cluster: a node whose heartbeat has not been refreshed for this long is dead, and the
+   * survivors remove its presence entries and device routes. Heartbeats go out every fifth.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  CLUSTER_NODE_TIMEOUT_MS = 15_000;
+
+  /**
+   * Cluster: how long a node holds a room message that arrived ahead of a missing seq (sent
+   * through another node) before it gives up on the missing one and delivers in order.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(10_000)
+  CLUSTER_REORDER_WAIT_MS = 500;
+
+  /** Cluster: sharded pub/sub (SSUBSCRIBE, Redis 7+, works on Redis Cluster) or classic; auto picks by server version. */
+  @IsIn(['auto', 'sharded', 'classic'])
+  CLUSTER_PUBSUB: 'auto' | 'sharded' | 'classic' = 'auto';
+
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: LogLevel = 'log';
 

@@ -1,9 +1,19 @@
 import { Injectable } from '@nestjs/common';
+import { LocalNode } from '../cluster/local-node.js';
+import type { Member, Session } from '../presence/presence.store.js';
 import type { Connection } from './connection.js';
+
+/** Told when this node gets its first member of a room and loses its last. */
+export interface RoomListener {
+  /** Resolves once frames for the room from other nodes reach this one. */
+  opened(roomId: string): Promise<void>;
+  closed(roomId: string): void;
+}
 
 /** The sockets of this process: all of them, by device and by room. */
 @Injectable()
-export class ConnectionRegistry {
+export class ConnectionRegistry extends LocalNode {
+  private listener?: RoomListener;
   /** Every open socket, handshaken or not. */
   readonly all = new Set<Connection>();
   private readonly byDevice = new Map<string, Connection>();
@@ -11,6 +21,22 @@ export class ConnectionRegistry {
 
   get size(): number {
     return this.byDevice.size;
+  }
+
+  listen(listener: RoomListener): void {
+    this.listener = listener;
+  }
+
+  connections(): number {
+    return this.byDevice.size;
+  }
+
+  snapshot(): { sessions: Session[]; memberships: Array<[string, Member]> } {
+    const conns = [...this.byDevice.values()];
+    return {
+      sessions: conns.map((c) => c.session),
+      memberships: conns.flatMap((c) => [...c.rooms].map((roomId): [string, Member] => [roomId, c.member])),
+    };
   }
 
   device(deviceId: string): Connection | undefined {
@@ -31,11 +57,13 @@ export class ConnectionRegistry {
     for (const roomId of conn.rooms) this.leave(conn, roomId);
   }
 
-  join(conn: Connection, roomId: string): void {
+  /** Resolves once room frames from other nodes reach this one too. */
+  join(conn: Connection, roomId: string): Promise<void> {
     conn.rooms.add(roomId);
     let members = this.byRoom.get(roomId);
     if (!members) this.byRoom.set(roomId, (members = new Set()));
     members.add(conn);
+    return this.listener?.opened(roomId) ?? Promise.resolve();
   }
 
   leave(conn: Connection, roomId: string): void {
@@ -44,7 +72,9 @@ export class ConnectionRegistry {
     const members = this.byRoom.get(roomId);
     if (!members) return;
     members.delete(conn);
-    if (members.size === 0) this.byRoom.delete(roomId);
+    if (members.size > 0) return;
+    this.byRoom.delete(roomId);
+    this.listener?.closed(roomId);
   }
 
   local(roomId: string): ReadonlySet<Connection> {

@@ -1,7 +1,7 @@
 import type { ServerEventMap } from '#protocol';
 import { WebSocket } from 'ws';
 import type { Principal } from '../auth/auth.service.js';
-import type { Member } from '../presence/presence.store.js';
+import type { Member, Session } from '../presence/presence.store.js';
 
 interface HeldFrame {
   frame: Buffer;
@@ -52,6 +52,15 @@ export class Connection {
       identity: this.identity,
       sessionId: this.sessionId,
       nodeId: this.nodeId,
+    };
+  }
+
+  get session(): Session {
+    return {
+      ...this.member,
+      clientIp: this.clientIp,
+      connectedAt: this.connectedAt.getTime(),
+      primaryRoom: this.primaryRoom,
     };
   }
 

@@ -1,6 +1,8 @@
 import { Global, Module } from '@nestjs/common';
 import { LiveDelivery } from '../common/live-delivery.js';
 import { DiscoveryModule } from '@nestjs/core';
+import { ClusterModule } from '../cluster/cluster.module.js';
+import { LocalNode } from '../cluster/local-node.js';
 import { AuthModule } from '../auth/auth.module.js';
 import { DevicesModule } from '../devices/devices.module.js';
 import { MessagingModule } from '../messaging/messaging.module.js';
@@ -29,6 +31,7 @@ import { SessionsService } from './sessions.service.js';
 @Module({
   imports: [
     DiscoveryModule,
+    ClusterModule,
     AuthModule,
     PresenceModule,
     RoomsModule,
@@ -42,6 +45,7 @@ import { SessionsService } from './sessions.service.js';
   providers: [
     RoomcastGateway,
     ConnectionRegistry,
+    { provide: LocalNode, useExisting: ConnectionRegistry },
     FrameRouter,
     HandshakeService,
     DeliveryService,
@@ -55,6 +59,6 @@ import { SessionsService } from './sessions.service.js';
     ReceiptsHandlers,
     TypingHandlers,
   ],
-  exports: [SessionsService, LiveDelivery],
+  exports: [SessionsService, LiveDelivery, LocalNode],
 })
 export class GatewayModule {}

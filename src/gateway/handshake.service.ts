@@ -14,6 +14,7 @@ import type { RoomEntity } from '../rooms/room.entity.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
+import { DeliveryService } from './delivery.service.js';
 import { HelloDto } from './dto/hello.dto.js';
 import { validateData } from './dto/validate.js';
 import type { ParsedFrame } from './frames.js';
@@ -72,6 +73,7 @@ export class HandshakeService {
     private readonly events: EventEmitter2,
     private readonly messaging: MessagingService,
     private readonly offline: OfflineService,
+    private readonly delivery: DeliveryService,
   ) {}
 
   /**
@@ -94,8 +96,7 @@ export class HandshakeService {
     try {
       const hello = validateData(HelloDto, frame.kind === 'typed' ? frame.data : frame.raw);
       const principal = await this.auth.authenticate(hello.device_id, hello.token);
-      const old = this.registry.device(hello.device_id);
-      if (old && old !== conn) await replace(old);
+      await this.takeOver(conn, hello.device_id, replace);
 
       const resume = resumeEntries(hello.resume);
       conn.deviceId = hello.device_id;
@@ -107,8 +108,8 @@ export class HandshakeService {
       conn.handshaken = true;
       conn.primaryRoom = room.roomId;
       this.registry.register(conn);
-      await this.presence.connect(conn.member);
-      this.registry.join(conn, room.roomId);
+      await this.presence.connect(conn.session);
+      await this.registry.join(conn, room.roomId);
 
       conn.event(
         'connection',
@@ -148,6 +149,22 @@ export class HandshakeService {
     }
   }
 
+  /** Closes the device's older connection, on this node or on another one (4409 either way). */
+  private async takeOver(
+    conn: Connection,
+    deviceId: string,
+    replace: (old: Connection) => Promise<void>,
+  ): Promise<void> {
+    const old = this.registry.device(deviceId);
+    if (old) {
+      if (old !== conn) await replace(old);
+      return;
+    }
+    const route = await this.presence.route(deviceId);
+    if (route && route.nodeId !== this.config.NODE_ID)
+      await this.delivery.toNode(route.nodeId, { t: 'replaced', d: deviceId, sid: route.sessionId });
+  }
+
   /** The client's pong to the ping sent after its offline items: it has them, so they can go. */
   onPong(conn: Connection, data: Buffer): void {
     if (conn.offlineAck && data.toString() === conn.offlineAck.token) {
@@ -170,7 +187,7 @@ export class HandshakeService {
         conn.event('resumed', { room_id: roomId, from_seq: lastSeq + 1, to_seq: lastSeq, complete: false });
         return;
       }
-      this.registry.join(conn, roomId);
+      await this.registry.join(conn, roomId);
     }
     const replay = await this.messaging.replay(roomId, lastSeq);
     for (const message of replay.messages) conn.event('message', message);

@@ -12,6 +12,7 @@ import { MessagingService } from '../messaging/messaging.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
+import { DeliveryService } from './delivery.service.js';
 import { FrameRouter } from './frame-router.js';
 import { FrameError, parseFrame, type ParsedFrame } from './frames.js';
 import { GatewayMetrics } from './gateway.metrics.js';
@@ -44,6 +45,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     private readonly messaging: MessagingService,
     private readonly metrics: GatewayMetrics,
     private readonly events: EventEmitter2,
+    private readonly delivery: DeliveryService,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -114,6 +116,12 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     this.events.emit(Lifecycle.Disconnected, event);
   }
 
+  /** Closes the connection with 4409: a newer connection of its device replaces it. */
+  async replace(old: Connection): Promise<void> {
+    await this.detach(old, CloseCode.REPLACED);
+    old.close(CloseCode.REPLACED, 'replaced by a newer connection');
+  }
+
   private async onFrame(conn: Connection, data: RawData, isBinary: boolean): Promise<void> {
     if (conn.detached) return;
     let requestId: string | undefined;
@@ -155,10 +163,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
 
   private async onHello(conn: Connection, frame: ParsedFrame): Promise<void> {
     clearTimeout(conn.handshakeTimer);
-    await this.handshakes.handshake(conn, frame, async (old) => {
-      await this.detach(old, CloseCode.REPLACED);
-      old.close(CloseCode.REPLACED, 'replaced by a newer connection');
-    });
+    await this.handshakes.handshake(conn, frame, (old) => this.replace(old));
     this.metrics.handshakes.inc({ outcome: 'ok' });
   }
 
@@ -171,8 +176,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
       );
     this.metrics.framesIn.inc({ type: 'binary' });
     if (!conn.primaryRoom) throw RoomcastError.notFound('no primary room to relay to');
-    const sent = this.registry.broadcast(conn.primaryRoom, data, conn.sessionId, true);
-    this.metrics.framesOut.inc({ type: 'binary' }, sent);
+    this.delivery.roomRaw(conn.primaryRoom, data, 'binary', conn.sessionId, true);
   }
 
   private async relay(

@@ -43,6 +43,6 @@ const ports: Provider[] = [
 @Module({
   imports: [TypeOrmModule.forFeature([MessageEntity, IdempotencyKeyEntity]), PresenceModule, OfflineModule],
   providers: [MessagingService, StoredSeqReader, ...ports],
-  exports: [MessagingService],
+  exports: [MessagingService, RoomLog],
 })
 export class MessagingModule {}

@@ -126,7 +126,9 @@ export class MessagingService {
         ...(msg.mentions?.length ? { mentions: msg.mentions } : {}),
       };
       await this.persist(message, requestId);
-      if (!this.live.toDevice(msg.toDeviceId, 'message', message)) {
+      if (
+        !(await this.live.toDevice(msg.toDeviceId, 'message', message, { dedupeKey: message.message_id }))
+      ) {
         await this.offline.store([
           { deviceId: msg.toDeviceId, kind: 'message', payload: message, dedupeKey: message.message_id },
         ]);
@@ -181,12 +183,12 @@ export class MessagingService {
     );
     const recalled = { message_id: messageId, by: byId, ...(row.roomId ? { room_id: row.roomId } : {}) };
     if (row.roomId) {
-      this.live.toRoom(row.roomId, 'message.recalled', recalled);
+      await this.live.toRoom(row.roomId, 'message.recalled', recalled);
     } else {
       // The recipient, wherever it is: live, or its inbox loses the message and gains the notice.
       for (const device of [row.toDeviceId!, row.fromDeviceId]) {
         if (device === byId) continue;
-        if (!this.live.toDevice(device, 'message.recalled', recalled))
+        if (!(await this.live.toDevice(device, 'message.recalled', recalled)))
           await this.offline.discard(device, messageId);
       }
     }
@@ -367,7 +369,11 @@ export class MessagingService {
     if (!message.mentions?.length || !message.room_id) return;
     const members = new Set((await this.presence.members(message.room_id)).map((m) => m.deviceId));
     const absent = message.mentions.filter((d) => !members.has(d) && d !== message.from.device_id);
-    const offline = absent.filter((d) => !this.live.toDevice(d, 'mention', message));
+    const dedupeKey = `mention:${message.message_id}`;
+    const reached = await Promise.all(
+      absent.map((d) => this.live.toDevice(d, 'mention', message, { dedupeKey })),
+    );
+    const offline = absent.filter((_, i) => !reached[i]);
     if (!offline.length) return;
     await this.offline
       .store(
@@ -375,7 +381,7 @@ export class MessagingService {
           deviceId,
           kind: 'mention' as const,
           payload: message,
-          dedupeKey: `mention:${message.message_id}`,
+          dedupeKey,
         })),
       )
       .catch((err: Error) => this.logger.error(`mentions of ${message.message_id} not kept: ${err.message}`));

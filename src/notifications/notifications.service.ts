@@ -81,7 +81,7 @@ export class NotificationsService {
       counts = await this.toDevices([...new Set(notification.deviceIds)], event, dedupeKey);
     } else if (notification.roomId !== undefined) {
       await this.rooms.getOrThrow(notification.roomId);
-      counts = { delivered: this.live.toRoom(notification.roomId, 'system', event), stored: 0 };
+      counts = { delivered: await this.sessions.announceEvent(notification.roomId, event), stored: 0 };
     } else {
       counts = await this.toEveryone(event, dedupeKey);
     }
@@ -117,7 +117,7 @@ export class NotificationsService {
     let delivered = 0;
     const kept: OfflineItemInput[] = [];
     for (const deviceId of deviceIds) {
-      if (this.live.toDevice(deviceId, 'system', event)) delivered++;
+      if (await this.live.toDevice(deviceId, 'system', event, { dedupeKey })) delivered++;
       else kept.push({ deviceId, kind: 'system', payload: event, dedupeKey });
     }
     await this.offline.store(kept);
@@ -125,8 +125,9 @@ export class NotificationsService {
   }
 
   /**
-   * Live: one frame to every client connected to this node (as POST /api/broadcast). The
-   * devices that got it are read in the same turn of the event loop, so the list is exact.
+   * Live: one frame to every client of the cluster (as POST /api/broadcast), the connected
+   * devices read from presence just before. A device that connects in between may get it
+   * both live and from its inbox (the same dedupe key keeps the inbox to one copy).
    * Offline: the devices seen within OFFLINE_TTL_MS (the `devices` table), page by page;
    * one that connected since the broadcast gets it live, the others keep it offline.
    */
@@ -134,8 +135,8 @@ export class NotificationsService {
     event: SystemEvent,
     dedupeKey: string,
   ): Promise<{ delivered: number; stored: number }> {
-    const reached = new Set(this.sessions.clients().map((c) => c.device_id));
-    let delivered = this.sessions.announce(null, event.kind, event.payload);
+    const reached = new Set((await this.sessions.clients()).map((c) => c.device_id));
+    let delivered = await this.sessions.announceEvent(null, event);
     let stored = 0;
     const seenSince = new Date(event.ts - this.config.OFFLINE_TTL_MS);
     let after = '';

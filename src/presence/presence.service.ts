@@ -2,8 +2,11 @@ import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { ErrorCode } from '#protocol';
 import { RoomcastError } from '../common/roomcast-error.js';
-import { Lifecycle, type MembershipEvent } from '../common/lifecycle-events.js';
-import { type Member, PresenceStore } from './presence.store.js';
+import { Lifecycle, type DisconnectedEvent, type MembershipEvent } from '../common/lifecycle-events.js';
+import { type Member, type NodeInfo, PresenceStore, type Session } from './presence.store.js';
+
+/** Recorded for connections that ended with their node: they never sent a close frame. */
+const ABNORMAL_CLOSURE = 1006;
 
 /**
  * Room membership. Publishes Joined/Left lifecycle events; the gateway turns them into
@@ -43,18 +46,83 @@ export class PresenceService {
     return this.store.occupied();
   }
 
-  /** Records that the device is connected (the device registry other modules route by). */
-  connect(member: Member): Promise<void> {
-    return this.store.connect(member);
+  /** Records the device's connection: the route other nodes reach it by. */
+  connect(session: Session): Promise<void> {
+    return this.store.connect(session);
   }
 
   disconnect(member: Member): Promise<void> {
     return this.store.disconnect(member.deviceId, member.sessionId);
   }
 
-  /** Whether the device has a live connection (on any node, once presence is shared). */
+  /** Whether the device has a live connection, on any node. */
   async isOnline(deviceId: string): Promise<boolean> {
     return (await this.store.session(deviceId)) !== undefined;
+  }
+
+  /** Where the device is connected, if anywhere (on a node that is alive). */
+  route(deviceId: string): Promise<Session | undefined> {
+    return this.store.session(deviceId);
+  }
+
+  /** Connected devices, cluster-wide. */
+  sessionCount(): Promise<number> {
+    return this.store.sessionCount();
+  }
+
+  /** Every connected device, cluster-wide, with its rooms. */
+  sessions(): Promise<Array<Session & { rooms: string[] }>> {
+    return this.store.sessions();
+  }
+
+  /**
+   * Puts this node's connections back after the store lost them (Redis restarted, or the
+   * node was presumed dead during an outage). Silent: members were never told they left.
+   */
+  async restore(sessions: Session[], memberships: Array<[roomId: string, member: Member]>): Promise<void> {
+    await Promise.all([
+      ...sessions.map((s) => this.store.connect(s)),
+      ...memberships.map(([roomId, m]) => this.store.add(roomId, m, 0)),
+    ]);
+  }
+
+  /** Keeps the node alive for ttlMs; false when the store had it as gone (restore then). */
+  heartbeat(info: NodeInfo, ttlMs: number): Promise<boolean> {
+    return this.store.heartbeat(info, ttlMs);
+  }
+
+  nodes(): Promise<NodeInfo[]> {
+    return this.store.nodes();
+  }
+
+  deadNodes(): Promise<string[]> {
+    return this.store.deadNodes();
+  }
+
+  /**
+   * Removes a dead node's members and routes (or this node's own, at a clean shutdown:
+   * `force`). Each member removed is published as Left once, and each session as
+   * Disconnected, by whichever node won the removal.
+   */
+  async evictNode(nodeId: string, force = false): Promise<number> {
+    const eviction = await this.store.evict(nodeId, force);
+    for (const { roomId, member } of eviction.left)
+      this.events.emit(Lifecycle.Left, this.event(roomId, member));
+    const now = new Date();
+    for (const s of eviction.sessions) {
+      const event: DisconnectedEvent = {
+        sessionId: s.sessionId,
+        deviceId: s.deviceId,
+        identity: s.identity,
+        roomId: s.primaryRoom ?? '',
+        clientIp: s.clientIp,
+        connectedAt: new Date(s.connectedAt),
+        disconnectedAt: now,
+        closeCode: ABNORMAL_CLOSURE,
+      };
+      this.events.emit(Lifecycle.Disconnected, event);
+    }
+    return eviction.sessions.length;
   }
 
   private event(roomId: string, m: Member): MembershipEvent {

@@ -5,9 +5,33 @@ export interface Member {
   nodeId: string;
 }
 
+/** A device's live connection: the route other nodes reach it by. */
+export interface Session extends Member {
+  clientIp: string;
+  /** Epoch ms. */
+  connectedAt: number;
+  primaryRoom: string | null;
+}
+
+/** What a node reports of itself with every heartbeat. */
+export interface NodeInfo {
+  node_id: string;
+  role: string;
+  connections: number;
+  started_at: string;
+  heartbeat_at: string;
+}
+
+/** What removing a dead node took away: its room memberships and its sessions. */
+export interface Eviction {
+  left: Array<{ roomId: string; member: Member }>;
+  sessions: Session[];
+}
+
 /**
- * Who is in which room. The in-memory store serves one process (embedded mode); a Redis
- * store for several nodes binds to the same port in the cluster issue.
+ * Who is in which room, which node each device is connected to, and which nodes are
+ * alive. One process uses the in-memory store; a cluster shares the Redis store, so every
+ * node answers presence questions without asking the others.
  */
 export abstract class PresenceStore {
   /**
@@ -22,16 +46,30 @@ export abstract class PresenceStore {
   /** Rooms with at least one member, with their counts. */
   abstract occupied(): Promise<Map<string, number>>;
   /** Marks the device connected with this session (replacing an older session). */
-  abstract connect(member: Member): Promise<void>;
+  abstract connect(session: Session): Promise<void>;
   /** Marks the device gone, if this session is still its current one. */
   abstract disconnect(deviceId: string, sessionId: string): Promise<void>;
-  /** The device's current session, if it is connected anywhere. */
-  abstract session(deviceId: string): Promise<Member | undefined>;
+  /** The device's current session, if it is connected to a live node. */
+  abstract session(deviceId: string): Promise<Session | undefined>;
+  abstract sessionCount(): Promise<number>;
+  /** Every connected device, with the rooms it is in. */
+  abstract sessions(): Promise<Array<Session & { rooms: string[] }>>;
+  /** Records the node alive for `ttlMs`; false when it was not (new, or presumed dead). */
+  abstract heartbeat(info: NodeInfo, ttlMs: number): Promise<boolean>;
+  abstract nodes(): Promise<NodeInfo[]>;
+  /** Nodes that have entries but no live heartbeat. */
+  abstract deadNodes(): Promise<string[]>;
+  /**
+   * Removes every entry of the node, atomically, unless it is alive again (`force`: its own
+   * clean shutdown). Only one caller gets a non-empty result for the same entries.
+   */
+  abstract evict(nodeId: string, force?: boolean): Promise<Eviction>;
 }
 
 export class InMemoryPresenceStore extends PresenceStore {
   private readonly rooms = new Map<string, Map<string, Member>>();
-  private readonly sessions = new Map<string, Member>();
+  private readonly connected = new Map<string, Session>();
+  private readonly nodeInfo = new Map<string, NodeInfo>();
 
   async add(roomId: string, member: Member, capacity: number): Promise<number | null> {
     let room = this.rooms.get(roomId);
@@ -61,15 +99,60 @@ export class InMemoryPresenceStore extends PresenceStore {
     return new Map([...this.rooms].map(([id, members]) => [id, members.size]));
   }
 
-  async connect(member: Member): Promise<void> {
-    this.sessions.set(member.deviceId, member);
+  async connect(session: Session): Promise<void> {
+    this.connected.set(session.deviceId, session);
   }
 
   async disconnect(deviceId: string, sessionId: string): Promise<void> {
-    if (this.sessions.get(deviceId)?.sessionId === sessionId) this.sessions.delete(deviceId);
+    if (this.connected.get(deviceId)?.sessionId === sessionId) this.connected.delete(deviceId);
   }
 
-  async session(deviceId: string): Promise<Member | undefined> {
-    return this.sessions.get(deviceId);
+  async session(deviceId: string): Promise<Session | undefined> {
+    return this.connected.get(deviceId);
+  }
+
+  async sessionCount(): Promise<number> {
+    return this.connected.size;
+  }
+
+  async sessions(): Promise<Array<Session & { rooms: string[] }>> {
+    const rooms = new Map<string, string[]>();
+    for (const [roomId, members] of this.rooms)
+      for (const deviceId of members.keys()) rooms.set(deviceId, [...(rooms.get(deviceId) ?? []), roomId]);
+    return [...this.connected.values()].map((s) => ({ ...s, rooms: rooms.get(s.deviceId) ?? [] }));
+  }
+
+  async heartbeat(info: NodeInfo): Promise<boolean> {
+    const known = this.nodeInfo.has(info.node_id);
+    this.nodeInfo.set(info.node_id, info);
+    return known;
+  }
+
+  async nodes(): Promise<NodeInfo[]> {
+    return [...this.nodeInfo.values()];
+  }
+
+  /** One process: a node is never dead while its store exists. */
+  async deadNodes(): Promise<string[]> {
+    return [];
+  }
+
+  async evict(nodeId: string): Promise<Eviction> {
+    const eviction: Eviction = { left: [], sessions: [] };
+    for (const [roomId, members] of this.rooms) {
+      for (const member of [...members.values()]) {
+        if (member.nodeId !== nodeId) continue;
+        members.delete(member.deviceId);
+        eviction.left.push({ roomId, member });
+      }
+      if (members.size === 0) this.rooms.delete(roomId);
+    }
+    for (const session of [...this.connected.values()]) {
+      if (session.nodeId !== nodeId) continue;
+      this.connected.delete(session.deviceId);
+      eviction.sessions.push(session);
+    }
+    this.nodeInfo.delete(nodeId);
+    return eviction;
   }
 }

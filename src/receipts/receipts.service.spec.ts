@@ -13,22 +13,25 @@ import { ReceiptsService } from './receipts.service.js';
 
 class RecordingDelivery extends LiveDelivery {
   readonly sent: Array<{ to: string; except?: string; data: ServerEventMap['receipt'] }> = [];
-  toDevice<T extends keyof ServerEventMap>(deviceId: string, _type: T, data: ServerEventMap[T]): boolean {
+  async toDevice<T extends keyof ServerEventMap>(
+    deviceId: string,
+    _type: T,
+    data: ServerEventMap[T],
+  ): Promise<boolean> {
     this.sent.push({ to: `device:${deviceId}`, data: data as ServerEventMap['receipt'] });
     return true;
   }
-  toRoom<T extends keyof ServerEventMap>(
+  async toRoom<T extends keyof ServerEventMap>(
     roomId: string,
     _type: T,
     data: ServerEventMap[T],
     exceptSessionId?: string,
-  ): number {
+  ): Promise<void> {
     this.sent.push({
       to: `room:${roomId}`,
       except: exceptSessionId,
       data: data as ServerEventMap['receipt'],
     });
-    return 1;
   }
 }
 

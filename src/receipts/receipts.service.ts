@@ -117,14 +117,14 @@ export class ReceiptsService {
     });
 
     if ('roomId' in target) {
-      this.live.toRoom(
+      void this.live.toRoom(
         target.roomId,
         'receipt',
         { room_id: target.roomId, device_id: reader.deviceId, up_to_seq: target.upToSeq },
         reader.sessionId,
       );
     } else {
-      this.live.toDevice(target.peerDeviceId, 'receipt', {
+      void this.live.toDevice(target.peerDeviceId, 'receipt', {
         peer_device_id: reader.deviceId,
         device_id: reader.deviceId,
         up_to_message_id: target.upToMessageId,

@@ -17,6 +17,7 @@ const snapshot = (over: Partial<StatusSnapshot> = {}): StatusSnapshot => ({
     { name: QueueName.Messages, waiting: 1, active: 2, delayed: 3, completed: 100, failed: 9 },
     { name: QueueName.Audit, waiting: 0, active: 0, delayed: 0, completed: 5, failed: 0 },
   ],
+  cluster: { nodes: [], connections: 12 },
   memory: { rss_bytes: 1, heap_used_bytes: 1, heap_total_bytes: 1, external_bytes: 1 },
   ...over,
 });

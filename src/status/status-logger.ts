@@ -10,7 +10,7 @@ export function statusLine(s: StatusSnapshot): string {
   const queues = s.queues
     ? s.queues.map((q) => `queue.${q.name}=${pending(q)}`).join(' ')
     : `queues=unavailable(${s.queues_error ?? 'unknown'})`;
-  return `connections=${s.connections} rooms=${s.rooms} messages/min=${s.messages_per_min} ${queues}`;
+  return `connections=${s.connections} rooms=${s.rooms ?? 'unavailable'} messages/min=${s.messages_per_min} ${queues}`;
 }
 
 /** Logs the status line every STATUS_INTERVAL_MS (0 disables it). */

@@ -4,6 +4,7 @@ import { SessionsService } from '../gateway/index.js';
 import { JobQueue, type QueueCounts } from '../persistence/job-queue.js';
 import type { QueueName } from '../persistence/job-registry.js';
 import { PresenceService } from '../presence/presence.service.js';
+import type { NodeInfo } from '../presence/presence.store.js';
 import { MessageRate } from './message-rate.js';
 import { singleFlight, withTimeout } from './with-timeout.js';
 
@@ -14,6 +15,12 @@ export interface QueueDepth extends QueueCounts {
   name: QueueName;
 }
 
+export interface ClusterStatus {
+  nodes: NodeInfo[];
+  /** Handshaken connections on every node. */
+  connections: number;
+}
+
 export interface StatusSnapshot {
   node_id: string;
   mode: 'embedded' | 'redis';
@@ -21,13 +28,16 @@ export interface StatusSnapshot {
   uptime_s: number;
   /** Handshaken connections on this node. */
   connections: number;
-  /** Rooms with at least one member. */
-  rooms: number;
+  /** Rooms with at least one member, cluster-wide (null: presence unreachable). */
+  rooms: number | null;
   /** Messages accepted by this node in the last minute. */
   messages_per_min: number;
   /** Jobs per queue and state; null when the queues could not be read in time. */
   queues: QueueDepth[] | null;
   queues_error?: string;
+  /** The cluster as presence sees it; null when it could not be read in time. */
+  cluster: ClusterStatus | null;
+  cluster_error?: string;
   memory: { rss_bytes: number; heap_used_bytes: number; heap_total_bytes: number; external_bytes: number };
 }
 
@@ -46,8 +56,11 @@ export class StatusService {
   ) {}
 
   async snapshot(): Promise<StatusSnapshot> {
-    const [occupied, queues] = await Promise.all([
-      this.presence.occupied(),
+    const [cluster, queues] = await Promise.all([
+      this.cluster().then(
+        (status) => ({ status, error: undefined }),
+        (err: Error) => ({ status: null, error: err.message }),
+      ),
       this.queueDepths().then(
         (depths) => ({ depths, error: undefined }),
         (err: Error) => ({ depths: null, error: err.message }),
@@ -60,10 +73,12 @@ export class StatusService {
       role: this.config.ROLE,
       uptime_s: Math.floor((Date.now() - this.startedAt) / 1000),
       connections: this.sessions.connectionCount(),
-      rooms: occupied.size,
+      rooms: cluster.status?.rooms ?? null,
       messages_per_min: this.rate.perMinute(),
       queues: queues.depths,
       ...(queues.error !== undefined ? { queues_error: queues.error } : {}),
+      cluster: cluster.status && { nodes: cluster.status.nodes, connections: cluster.status.connections },
+      ...(cluster.error !== undefined ? { cluster_error: cluster.error } : {}),
       memory: {
         rss_bytes: memory.rss,
         heap_used_bytes: memory.heapUsed,
@@ -71,6 +86,15 @@ export class StatusService {
         external_bytes: memory.external,
       },
     };
+  }
+
+  private cluster(): Promise<ClusterStatus & { rooms: number }> {
+    const read = Promise.all([this.presence.nodes(), this.presence.sessionCount(), this.presence.occupied()]);
+    return withTimeout(read, QUEUE_COUNTS_TIMEOUT_MS, 'presence').then(([nodes, connections, occupied]) => ({
+      nodes: nodes.sort((a, b) => a.node_id.localeCompare(b.node_id)),
+      connections,
+      rooms: occupied.size,
+    }));
   }
 
   /** Job counts per queue, bounded by QUEUE_COUNTS_TIMEOUT_MS. */

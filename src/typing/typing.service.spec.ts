@@ -14,23 +14,26 @@ interface Sent {
 /** Records what would reach clients, with the (fake) time it was sent. */
 class RecordingDelivery extends LiveDelivery {
   readonly sent: Sent[] = [];
-  toDevice<T extends keyof ServerEventMap>(deviceId: string, _type: T, data: ServerEventMap[T]): boolean {
+  async toDevice<T extends keyof ServerEventMap>(
+    deviceId: string,
+    _type: T,
+    data: ServerEventMap[T],
+  ): Promise<boolean> {
     this.sent.push({ at: Date.now(), to: `device:${deviceId}`, data: data as ServerEventMap['typing'] });
     return true;
   }
-  toRoom<T extends keyof ServerEventMap>(
+  async toRoom<T extends keyof ServerEventMap>(
     roomId: string,
     _type: T,
     data: ServerEventMap[T],
     exceptSessionId?: string,
-  ): number {
+  ): Promise<void> {
     this.sent.push({
       at: Date.now(),
       to: `room:${roomId}`,
       except: exceptSessionId,
       data: data as ServerEventMap['typing'],
     });
-    return 1;
   }
 }
 

@@ -122,9 +122,14 @@ export class TypingService implements OnModuleDestroy {
   private deliver(typist: Typist, target: TypingTarget, state: TypingState): void {
     const from = { device_id: typist.deviceId, identity: typist.identity };
     if ('roomId' in target) {
-      this.live.toRoom(target.roomId, 'typing', { room_id: target.roomId, from, state }, typist.sessionId);
+      void this.live.toRoom(
+        target.roomId,
+        'typing',
+        { room_id: target.roomId, from, state },
+        typist.sessionId,
+      );
     } else {
-      this.live.toDevice(target.toDeviceId, 'typing', { from, state });
+      void this.live.toDevice(target.toDeviceId, 'typing', { from, state });
     }
   }
 }

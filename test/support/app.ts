@@ -49,6 +49,8 @@ export async function testEnvironment(mode: Mode): Promise<TestEnvironment> {
  * Starts a real server on a free port. `env` adds to (and overrides) the environment's
  * variables, as an operator's environment would.
  */
+let servers = 0;
+
 export async function startTestServer(
   environment: TestEnvironment,
   env: Record<string, string> = {},
@@ -59,7 +61,8 @@ export async function startTestServer(
     LOG_LEVEL: 'error',
     ADMIN_TOKEN: 'test-admin-token',
     STATUS_INTERVAL_MS: '0',
-    NODE_ID: `test-${process.pid}`,
+    // Unique per server: nodes that share a Redis prefix must not share an id.
+    NODE_ID: `test-${process.pid}-${++servers}`,
     JOB_BACKOFF_MS: '50',
     ...environment.env,
     ...env,

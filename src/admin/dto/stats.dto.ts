@@ -3,6 +3,31 @@ import { IsDefined, IsOptional, IsString, Matches } from 'class-validator';
 import { CLIENT_ROOM_ID, IsRoomId } from '../../rooms/room-id.js';
 import { QueueCountsDto } from './queues.dto.js';
 
+export class NodeDto {
+  @ApiProperty()
+  node_id: string;
+
+  @ApiProperty({ enum: ['all', 'gateway', 'worker'] })
+  role: string;
+
+  @ApiProperty({ type: 'integer', description: 'Handshaken connections at its last heartbeat' })
+  connections: number;
+
+  @ApiProperty({ format: 'date-time' })
+  started_at: string;
+
+  @ApiProperty({ format: 'date-time' })
+  heartbeat_at: string;
+}
+
+export class ClusterDto {
+  @ApiProperty({ type: [NodeDto], description: 'Gateway nodes with a live heartbeat' })
+  nodes: NodeDto[];
+
+  @ApiProperty({ type: 'integer', description: 'Handshaken connections on every node' })
+  connections: number;
+}
+
 export class MemoryDto {
   @ApiProperty({ type: 'integer' })
   rss_bytes: number;
@@ -33,8 +58,12 @@ export class StatsDto {
   @ApiProperty({ type: 'integer', description: 'Handshaken WebSocket connections on this node' })
   connections: number;
 
-  @ApiProperty({ type: 'integer', description: 'Rooms with at least one member' })
-  rooms: number;
+  @ApiProperty({
+    type: 'integer',
+    nullable: true,
+    description: 'Rooms with at least one member, cluster-wide (null when presence could not be read)',
+  })
+  rooms: number | null;
 
   @ApiProperty({ type: 'integer', description: 'Messages accepted by this node in the last 60 seconds' })
   messages_per_min: number;
@@ -48,6 +77,16 @@ export class StatsDto {
 
   @ApiPropertyOptional({ description: 'Why queues is null' })
   queues_error?: string;
+
+  @ApiProperty({
+    type: ClusterDto,
+    nullable: true,
+    description: 'null when presence could not be read in time',
+  })
+  cluster: ClusterDto | null;
+
+  @ApiPropertyOptional({ description: 'Why cluster is null' })
+  cluster_error?: string;
 
   @ApiProperty({ type: MemoryDto })
   memory: MemoryDto;

@@ -34,7 +34,7 @@ export class RoomsHandlers {
     }
     const { room } = await this.rooms.ensure(room_id, connection.deviceId);
     const total = await this.presence.join(room_id, connection.member, this.rooms.capacity(room));
-    this.registry.join(connection, room_id);
+    await this.registry.join(connection, room_id);
     connection.primaryRoom ??= room_id;
     // Read after joining: every message above it reaches this socket live.
     return { room_id, total_clients: total, last_seq: await this.messaging.lastSeq(room_id) };
