@@ -21,7 +21,7 @@ export function setUpHttp(app: INestApplication, config: AppConfig): void {
       transformOptions: { enableImplicitConversion: true },
     }),
   );
-  app.useGlobalFilters(new RoomcastErrorFilter());
+  app.useGlobalFilters(new RoomcastErrorFilter(app.getHttpAdapter()));
   const document = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()

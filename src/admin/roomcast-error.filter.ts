@@ -1,4 +1,5 @@
-import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus } from '@nestjs/common';
+import { ArgumentsHost, Catch, HttpException, HttpStatus } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
 import type { Response } from 'express';
 import { ErrorCode } from '#protocol';
 import { RoomcastError } from '../common/roomcast-error.js';
@@ -48,12 +49,15 @@ function codeFor(status: number): ErrorCode {
  * domain errors (RoomcastError) with their protocol code, and Nest's own exceptions (guard
  * refusals, validation failures, unknown routes) with the code of their status. A body that is
  * not Nest's standard error shape, such as terminus's health report on 503, passes unchanged.
+ * A backing service that could not be reached answers 503 UNAVAILABLE (RoomcastError.from).
  * Other errors are left to Nest's default handler (logged, 500).
  */
-@Catch(RoomcastError, HttpException)
-export class RoomcastErrorFilter implements ExceptionFilter {
-  catch(error: RoomcastError | HttpException, host: ArgumentsHost): void {
+@Catch()
+export class RoomcastErrorFilter extends BaseExceptionFilter {
+  override catch(thrown: unknown, host: ArgumentsHost): void {
     const res = host.switchToHttp().getResponse<Response>();
+    const error = thrown instanceof HttpException ? thrown : RoomcastError.from(thrown);
+    if (!error) return super.catch(thrown, host);
     if (error instanceof RoomcastError) {
       const status = STATUS[error.code];
       if (error.retryAfterMs !== undefined)

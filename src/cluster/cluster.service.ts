@@ -1,19 +1,23 @@
 import {
   type BeforeApplicationShutdown,
+  Inject,
   Injectable,
   Logger,
   type OnApplicationBootstrap,
+  Optional,
 } from '@nestjs/common';
+import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.js';
-import type { NodeInfo } from '../presence/presence.store.js';
 import { PresenceService } from '../presence/presence.service.js';
+import type { NodeInfo } from '../presence/presence.store.js';
 import { LocalNode } from './local-node.js';
 
 /**
  * This node's membership of the cluster: a heartbeat in the presence store every fifth of
  * CLUSTER_NODE_TIMEOUT_MS, and a look for nodes whose heartbeat lapsed, whose members and
  * routes are then removed (each `presence.leave` sent once, by the node that removed it).
- * At a clean shutdown the node removes its own entries at once.
+ * After Redis was lost, the node reconciles its own entries; at a clean shutdown it removes
+ * them at once.
  */
 @Injectable()
 export class ClusterService implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -21,18 +25,21 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
   private readonly startedAt = new Date().toISOString();
   private timer?: NodeJS.Timeout;
   private beating?: Promise<void>;
+  /** Set when Redis dropped: presence may have missed this node's changes meanwhile. */
+  private stale = false;
 
   constructor(
     private readonly config: AppConfig,
     private readonly presence: PresenceService,
     private readonly local: LocalNode,
-  ) {}
+    @Optional() @Inject(Redis) redis?: Redis,
+  ) {
+    redis?.on('error', () => (this.stale = true));
+  }
 
   onApplicationBootstrap(): void {
-    void this.beat();
-    this.timer = setInterval(() => {
-      this.beating ??= this.beat().finally(() => (this.beating = undefined));
-    }, this.interval);
+    this.tick();
+    this.timer = setInterval(() => this.tick(), this.interval);
     this.timer.unref();
   }
 
@@ -55,6 +62,10 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
     return Math.max(200, Math.floor(this.config.CLUSTER_NODE_TIMEOUT_MS / 5));
   }
 
+  private tick(): void {
+    this.beating ??= this.beat().finally(() => (this.beating = undefined));
+  }
+
   private async beat(): Promise<void> {
     try {
       const info: NodeInfo = {
@@ -67,10 +78,13 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
       // The key outlives four missed beats; with a look every beat, a dead node is found
       // within CLUSTER_NODE_TIMEOUT_MS.
       const ttl = this.config.CLUSTER_NODE_TIMEOUT_MS - this.interval;
-      if (!(await this.presence.heartbeat(info, ttl)) && info.connections > 0) {
-        const { sessions, memberships } = this.local.snapshot();
-        await this.presence.restore(sessions, memberships);
-        this.logger.warn(`presence restored for ${sessions.length} local connection(s)`);
+      const stale = this.stale;
+      const known = await this.presence.heartbeat(info, ttl);
+      if (stale || (!known && info.connections > 0)) {
+        const local = this.local.snapshot();
+        await this.presence.reconcile(this.config.NODE_ID, local);
+        this.stale = false;
+        this.logger.warn(`presence reconciled with ${local.sessions.length} local connection(s)`);
       }
       for (const node of await this.presence.deadNodes()) {
         if (node === this.config.NODE_ID) continue;

@@ -1,11 +1,11 @@
-import type { Member, Session } from '../presence/presence.store.js';
+import type { LocalPresence } from '../presence/presence.service.js';
 
 /**
  * What the cluster needs to know of this node's own connections: how many there are for
- * its heartbeat, and all of them to put back into presence when Redis lost them. The
+ * its heartbeat, and all of them to reconcile presence with when Redis may have lost track of them. The
  * gateway provides it.
  */
 export abstract class LocalNode {
   abstract connections(): number;
-  abstract snapshot(): { sessions: Session[]; memberships: Array<[roomId: string, member: Member]> };
+  abstract snapshot(): LocalPresence;
 }

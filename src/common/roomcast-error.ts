@@ -23,4 +23,23 @@ export class RoomcastError extends Error {
   static unavailable(message: string) {
     return new RoomcastError(ErrorCode.UNAVAILABLE, message);
   }
+
+  /**
+   * The error as a RoomcastError when it is one, or when it says a backing service (Redis,
+   * the database) could not be reached: UNAVAILABLE, so the client retries. Anything else is
+   * a bug and stays as it is.
+   */
+  static from(err: unknown): RoomcastError | undefined {
+    if (err instanceof RoomcastError) return err;
+    const e = err as { name?: string; message?: string; code?: string } | undefined;
+    if (
+      e?.name === 'MaxRetriesPerRequestError' ||
+      /Stream isn't writeable|Connection is closed|ECONNREFUSED|ETIMEDOUT|ECONNRESET/.test(
+        e?.message ?? '',
+      ) ||
+      ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'PROTOCOL_CONNECTION_LOST'].includes(e?.code ?? '')
+    )
+      return RoomcastError.unavailable('a backing service is unreachable; retry shortly');
+    return undefined;
+  }
 }

@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { LocalNode } from '../cluster/local-node.js';
-import type { Member, Session } from '../presence/presence.store.js';
+import type { LocalPresence } from '../presence/presence.service.js';
+import type { Member } from '../presence/presence.store.js';
 import type { Connection } from './connection.js';
 
 /** Told when this node gets its first member of a room and loses its last. */
@@ -31,7 +32,7 @@ export class ConnectionRegistry extends LocalNode {
     return this.byDevice.size;
   }
 
-  snapshot(): { sessions: Session[]; memberships: Array<[string, Member]> } {
+  snapshot(): LocalPresence {
     const conns = [...this.byDevice.values()];
     return {
       sessions: conns.map((c) => c.session),

@@ -53,6 +53,8 @@ const CLOSE_FOR: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.UNAUTHORIZED]: CloseCode.UNAUTHORIZED,
   [ErrorCode.FORBIDDEN]: CloseCode.FORBIDDEN,
   [ErrorCode.ROOM_FULL]: CloseCode.FORBIDDEN,
+  // The node can't reach Redis or the database: the client should reconnect, maybe elsewhere.
+  [ErrorCode.UNAVAILABLE]: CloseCode.GOING_AWAY,
 };
 
 /**
@@ -144,8 +146,14 @@ export class HandshakeService {
       };
       this.events.emit(Lifecycle.Connected, event);
     } catch (err) {
-      if (err instanceof HandshakeError || !(err instanceof RoomcastError)) throw err;
-      throw new HandshakeError(err.code, err.message, CLOSE_FOR[err.code] ?? CloseCode.BAD_HANDSHAKE, id);
+      const known = RoomcastError.from(err);
+      if (err instanceof HandshakeError || !known) throw err;
+      throw new HandshakeError(
+        known.code,
+        known.message,
+        CLOSE_FOR[known.code] ?? CloseCode.BAD_HANDSHAKE,
+        id,
+      );
     }
   }
 

@@ -208,13 +208,14 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
   private fail(conn: Connection, err: unknown, requestId: string | undefined): void {
     const id = err instanceof HandshakeError || err instanceof FrameError ? err.id : requestId;
     let frame: ErrorFrame;
-    if (err instanceof RoomcastError) {
+    const known = RoomcastError.from(err);
+    if (known) {
       frame = {
         type: 'error',
         error: {
-          code: err.code,
-          message: err.message,
-          ...(err.retryAfterMs !== undefined ? { retry_after_ms: err.retryAfterMs } : {}),
+          code: known.code,
+          message: known.message,
+          ...(known.retryAfterMs !== undefined ? { retry_after_ms: known.retryAfterMs } : {}),
         },
       };
     } else {

@@ -5,6 +5,12 @@ import { RoomcastError } from '../common/roomcast-error.js';
 import { Lifecycle, type DisconnectedEvent, type MembershipEvent } from '../common/lifecycle-events.js';
 import { type Member, type NodeInfo, PresenceStore, type Session } from './presence.store.js';
 
+/** One node's connections, as its gateway knows them. */
+export interface LocalPresence {
+  sessions: Session[];
+  memberships: Array<[roomId: string, member: Member]>;
+}
+
 /** Recorded for connections that ended with their node: they never sent a close frame. */
 const ABNORMAL_CLOSURE = 1006;
 
@@ -76,17 +82,29 @@ export class PresenceService {
   }
 
   /**
-   * Puts this node's connections back after the store lost them (Redis restarted, or the
-   * node was presumed dead during an outage). Silent: members were never told they left.
+   * Makes the store agree with this node's connections after it may have lost track (Redis
+   * restarted, was unreachable while sockets closed, or presumed the node dead): members
+   * that left meanwhile are removed and announced; the connected ones are put back silently
+   * (they never left, so nobody is told).
    */
-  async restore(sessions: Session[], memberships: Array<[roomId: string, member: Member]>): Promise<void> {
+  async reconcile(nodeId: string, local: LocalPresence): Promise<void> {
+    const stored = await this.store.entries(nodeId);
+    const inRoom = new Set(
+      local.memberships.map(([roomId, m]) => `${roomId}\t${m.deviceId}\t${m.sessionId}`),
+    );
+    const connected = new Set(local.sessions.map((s) => `${s.deviceId}\t${s.sessionId}`));
+    for (const { roomId, member } of stored.left)
+      if (!inRoom.has(`${roomId}\t${member.deviceId}\t${member.sessionId}`)) await this.leave(roomId, member);
+    for (const s of stored.sessions)
+      if (!connected.has(`${s.deviceId}\t${s.sessionId}`))
+        await this.store.disconnect(s.deviceId, s.sessionId);
     await Promise.all([
-      ...sessions.map((s) => this.store.connect(s)),
-      ...memberships.map(([roomId, m]) => this.store.add(roomId, m, 0)),
+      ...local.sessions.map((s) => this.store.connect(s)),
+      ...local.memberships.map(([roomId, m]) => this.store.add(roomId, m, 0)),
     ]);
   }
 
-  /** Keeps the node alive for ttlMs; false when the store had it as gone (restore then). */
+  /** Keeps the node alive for ttlMs; false when the store had it as gone (reconcile then). */
   heartbeat(info: NodeInfo, ttlMs: number): Promise<boolean> {
     return this.store.heartbeat(info, ttlMs);
   }

@@ -59,6 +59,8 @@ export abstract class PresenceStore {
   abstract nodes(): Promise<NodeInfo[]>;
   /** Nodes that have entries but no live heartbeat. */
   abstract deadNodes(): Promise<string[]>;
+  /** The node's entries as the store has them (what `evict` would remove). */
+  abstract entries(nodeId: string): Promise<Eviction>;
   /**
    * Removes every entry of the node, atomically, unless it is alive again (`force`: its own
    * clean shutdown). Only one caller gets a non-empty result for the same entries.
@@ -135,6 +137,15 @@ export class InMemoryPresenceStore extends PresenceStore {
   /** One process: a node is never dead while its store exists. */
   async deadNodes(): Promise<string[]> {
     return [];
+  }
+
+  async entries(nodeId: string): Promise<Eviction> {
+    const entries: Eviction = { left: [], sessions: [] };
+    for (const [roomId, members] of this.rooms)
+      for (const member of members.values())
+        if (member.nodeId === nodeId) entries.left.push({ roomId, member });
+    entries.sessions = [...this.connected.values()].filter((s) => s.nodeId === nodeId);
+    return entries;
   }
 
   async evict(nodeId: string): Promise<Eviction> {

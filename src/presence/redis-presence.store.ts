@@ -237,6 +237,30 @@ export class RedisPresenceStore extends PresenceStore {
     return (await this.scripts.rcPresenceDeadNodes(this.base)) as string[];
   }
 
+  async entries(nodeId: string): Promise<Eviction> {
+    const index = await this.redis.smembers(`${this.base}:node:${nodeId}`);
+    const reads = this.redis.pipeline();
+    for (const entry of index) {
+      const [kind, a, b] = entry.split('\t');
+      if (kind === 'r') reads.hget(`${this.base}:room:${a}`, b);
+      else reads.hget(`${this.base}:sessions`, a);
+    }
+    const values = index.length ? ((await reads.exec()) ?? []) : [];
+    const entries: Eviction = { left: [], sessions: [] };
+    index.forEach((entry, i) => {
+      const value = values[i]?.[1] as string | null | undefined;
+      if (!value) return;
+      if (entry.startsWith('r\t')) {
+        const member = JSON.parse(value) as Member;
+        if (member.nodeId === nodeId) entries.left.push({ roomId: entry.split('\t')[1], member });
+      } else {
+        const session = JSON.parse(value) as Session;
+        if (session.nodeId === nodeId) entries.sessions.push(session);
+      }
+    });
+    return entries;
+  }
+
   async evict(nodeId: string, force = false): Promise<Eviction> {
     const removed = (await this.scripts.rcPresenceEvict(this.base, nodeId, force ? '1' : '0')) as string[];
     const eviction: Eviction = { left: [], sessions: [] };
