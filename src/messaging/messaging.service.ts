@@ -327,8 +327,10 @@ export class MessagingService {
       try {
         await this.persist(message, requestId);
       } catch (err) {
-        // Nobody else appends to this room until we return, so the number can be taken back.
-        await this.log.retract(msg.roomId, appended).catch(() => undefined);
+        // Nobody else on this node appends to this room until we return, so the number can be
+        // taken back unless another node took the next one meanwhile.
+        const taken = await this.log.retract(msg.roomId, appended).catch(() => false);
+        if (!taken) this.logger.warn(`room ${msg.roomId}: seq ${appended.seq} left as a hole (send failed)`);
         throw err;
       }
       const event: MessageCreatedEvent = { message, sessionId: author.sessionId, requestId, relayFrame };

@@ -20,13 +20,15 @@ export interface Appended {
  * Each room's sequence and its most recent messages. `append` numbers a message and keeps
  * it in one atomic step, so a message acked but not yet written to the database can still
  * be replayed from here. MessagingService appends one room's messages strictly one after
- * another, so a failed enqueue can take its number back (`retract`) before anyone else
- * has taken the next: seqs have no gaps.
+ * another, so a failed enqueue can take its number back (`retract`) before anyone else on
+ * this node has taken the next: seqs have no gaps. Across nodes another node may have taken
+ * the next meanwhile; the entry is then still removed (never replayed, as it was never
+ * acked) and its seq stays a hole, which a resume reports as `complete: false`.
  */
 export abstract class RoomLog {
   abstract append(roomId: string, message: UnnumberedMessage): Promise<Appended>;
-  /** Takes back the last append (its seq and its entry), if it is still the last. */
-  abstract retract(roomId: string, appended: Appended): Promise<void>;
+  /** Removes the entry, and takes its seq back if it is still the last; false when it was not. */
+  abstract retract(roomId: string, appended: Appended): Promise<boolean>;
   /** The last seq given out (0 for a room with no messages). */
   abstract current(roomId: string): Promise<number>;
   /**
@@ -72,8 +74,10 @@ export class LocalRoomLog extends RoomLog {
     return { seq, entry: String(seq) };
   }
 
-  async retract(roomId: string, { seq }: Appended): Promise<void> {
-    if (this.counters.get(roomId) === seq) this.counters.set(roomId, seq - 1);
+  async retract(roomId: string, { seq }: Appended): Promise<boolean> {
+    if (this.counters.get(roomId) !== seq) return false;
+    this.counters.set(roomId, seq - 1);
+    return true;
   }
 
   async current(roomId: string): Promise<number> {
@@ -130,9 +134,9 @@ export class RedisRoomLog extends RoomLog {
     redis.defineCommand('rcRetract', {
       numberOfKeys: 2,
       lua: `
+        redis.call('XDEL', KEYS[2], ARGV[2])
         if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
         redis.call('DECR', KEYS[1])
-        redis.call('XDEL', KEYS[2], ARGV[2])
         return 1`,
     });
   }
@@ -151,12 +155,13 @@ export class RedisRoomLog extends RoomLog {
     return { seq: Number(seq), entry };
   }
 
-  async retract(roomId: string, appended: Appended): Promise<void> {
-    await (this.redis as unknown as LogCommands).rcRetract(
+  async retract(roomId: string, appended: Appended): Promise<boolean> {
+    const taken = await (this.redis as unknown as LogCommands).rcRetract(
       ...this.roomKeys(roomId),
       appended.seq,
       appended.entry,
     );
+    return taken === 1;
   }
 
   async current(roomId: string): Promise<number> {
@@ -182,8 +187,9 @@ export class RedisRoomLog extends RoomLog {
     return messages.reverse();
   }
 
-  private roomKeys(roomId: string): [string, string] {
-    return [this.keys.key('room', roomId, 'seq'), this.keys.key('room', roomId, 'log')];
+  /** Both under the room's hash tag: one slot, so the scripts run on Redis Cluster too. */
+  private roomKeys(roomId: string): [seq: string, log: string] {
+    return [this.keys.key('room', `{${roomId}}`, 'seq'), this.keys.key('room', `{${roomId}}`, 'log')];
   }
 }
 
