@@ -15,10 +15,17 @@ export class DiceHandlers {
 
   /** `{"type":"dice.roll","id":"r1","data":{"sides":20}}` → ack `{value}`, and the room is told. */
   @MessageHandler('dice.roll', { dto: RollDto })
-  roll({ connection }: HandlerContext, { sides = 6 }: RollDto): { value: number; sides: number } {
+  async roll(
+    { connection }: HandlerContext,
+    { sides = 6 }: RollDto,
+  ): Promise<{ value: number; sides: number }> {
     if (!connection.primaryRoom) throw new RoomcastError(ErrorCode.NOT_FOUND, 'join a room to roll dice');
     const value = this.dice.roll(sides);
-    this.sessions.announce(connection.primaryRoom, 'dice', { device_id: connection.deviceId, sides, value });
+    await this.sessions.announce(connection.primaryRoom, 'dice', {
+      device_id: connection.deviceId,
+      sides,
+      value,
+    });
     return { value, sides };
   }
 
