@@ -195,6 +195,15 @@ export class AppConfig {
   @Min(1)
   JOB_BACKOFF_MS = 500;
 
+  /**
+   * BullMQ job lock: a worker that dies (kill -9) holds its active jobs this long before
+   * another worker takes them over (the stalled-job check runs as often).
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  JOB_LOCK_MS = 30_000;
+
   /** Rows per INSERT (and per transaction) in the message writer. */
   @Transform(toInt)
   @IsInt()

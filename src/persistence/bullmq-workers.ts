@@ -33,6 +33,8 @@ export class BullMqWorkers implements OnApplicationBootstrap, BeforeApplicationS
         prefix: this.config.REDIS_PREFIX,
         concurrency: concurrency[queue],
         name: this.config.NODE_ID,
+        lockDuration: this.config.JOB_LOCK_MS,
+        stalledInterval: this.config.JOB_LOCK_MS,
       });
       worker.on('completed', () => this.outcomes.completed(queue));
       worker.on('failed', (job: Job | undefined, err: Error) => this.onFailed(queue, job, err));
