@@ -29,6 +29,8 @@ export async function startApp(
     const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, extensions), {
       logger: [...levels],
     });
+    await app.init();
+    new Logger('Roomcast').log(`node ${config.NODE_ID} processing jobs (role worker, no HTTP)`);
     return { app, close: () => app.close() };
   }
   const app: INestApplication = await NestFactory.create(AppModule.forRoot(config, extensions), {
