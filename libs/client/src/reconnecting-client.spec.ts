@@ -143,7 +143,11 @@ const hello: ReconnectingHello = { device_id: 'dev1', identity: 'ann', room_id: 
 /** Fast reconnects for tests. */
 const fast: ReconnectingClientOptions = { initialDelayMs: 5, maxDelayMs: 20 };
 
-function client(url: string, options: ReconnectingClientOptions = {}, h = hello): ReconnectingClient {
+function client(
+  url: string | string[],
+  options: ReconnectingClientOptions = {},
+  h = hello,
+): ReconnectingClient {
   const c = new ReconnectingClient(url, h, { ...fast, ...options });
   clients.push(c);
   return c;
@@ -629,5 +633,105 @@ describe('handshake on reconnect', () => {
     expect(await down).toMatchObject({ code: 4000, reason: 'no answer to ping' });
     await answerHello(await server.nextPeer());
     await c.whenOpen();
+  });
+});
+
+describe('several URLs', () => {
+  it('uses one URL as before: every attempt goes to it', async () => {
+    const { server, c, peer } = await connected();
+    expect(c.urls).toEqual([server.url]);
+    expect(c.url).toBe(server.url);
+    const connecting = record(c, 'connecting');
+    peer.socket.terminate();
+    await answerHello(await server.nextPeer());
+    await c.whenOpen();
+    expect(connecting).toEqual([{ attempt: 1, url: server.url }]);
+    expect(c.url).toBe(server.url);
+  });
+
+  it('refuses an empty list', () => {
+    expect(() => new ReconnectingClient([], hello)).toThrow(TypeError);
+  });
+
+  it('moves to the next URL after each lost session, round robin, and resends there', async () => {
+    const [a, b, c3] = await Promise.all([fakeServer(), fakeServer(), fakeServer()]);
+    const c = client([a.url, b.url, c3.url]);
+    const connecting = record(c, 'connecting');
+    const started = c.start();
+    const peerA = await a.nextPeer();
+    await answerHello(peerA);
+    await started;
+    expect(c.url).toBe(a.url);
+
+    // A request written on node a and never answered: the node dies.
+    const pending = c.request('message.send', { room_id: 'ROOM0001', kind: 'text', content: 'x' });
+    const sent = await peerA.next();
+    peerA.socket.terminate();
+    const peerB = await b.nextPeer();
+    const helloB = await answerHello(peerB);
+    expect(helloB.data).toMatchObject({ device_id: 'dev1', room_id: 'ROOM0001' });
+    const resent = await peerB.next();
+    expect(resent).toEqual(sent); // same id: the server de-duplicates it
+    peerB.send({ type: 'ack', id: resent.id, data: { message_id: 'm1', seq: 1, ts: 1 } });
+    await expect(pending).resolves.toMatchObject({ seq: 1 });
+    expect(c.url).toBe(b.url);
+
+    peerB.socket.close(1001, 'server shutting down'); // a graceful drain: on to c
+    await answerHello(await c3.nextPeer());
+    await c.whenOpen();
+    expect(c.url).toBe(c3.url);
+
+    c.client!.close(4000); // and back to a
+    await answerHello(await a.nextPeer());
+    await c.whenOpen();
+    expect(connecting.map((e) => [e.attempt, e.url])).toEqual([
+      [0, a.url],
+      [1, b.url],
+      [1, c3.url],
+      [1, a.url],
+    ]);
+    expect([a.connections, b.connections, c3.connections]).toEqual([2, 1, 1]);
+  });
+
+  it('tries the next URL after a failed attempt, and the first one again after the last', async () => {
+    const [down1, down2, up] = await Promise.all([fakeServer(), fakeServer(), fakeServer()]);
+    const urls = [down1.url, down2.url, up.url];
+    await down1.close(); // nothing listens there: those attempts fail at once (1006)
+    await down2.close();
+    // `connect` takes the list too; the third URL answers.
+    const connected = ReconnectingClient.connect(urls, hello, fast);
+    await answerHello(await up.nextPeer());
+    const c = await connected;
+    clients.push(c);
+    expect(c.url).toBe(up.url);
+    expect(c.stats.connects).toBe(1);
+
+    // The session on the third URL is lost: the first two still refuse, the third answers again.
+    const connecting = record(c, 'connecting');
+    const reconnecting = record(c, 'reconnecting');
+    c.client!.close(4000);
+    await answerHello(await up.nextPeer());
+    await c.whenOpen();
+    expect(connecting.map((e) => [e.attempt, e.url])).toEqual([
+      [1, down1.url],
+      [2, down2.url],
+      [3, up.url],
+    ]);
+    // The backoff still grows with each failure, whatever the URL.
+    expect(reconnecting.map((e) => e.attempt)).toEqual([1, 2, 3]);
+    expect(up.connections).toBe(2);
+  });
+
+  it('does not move on after a close that forbids reconnecting', async () => {
+    const [a, b] = await Promise.all([fakeServer(), fakeServer()]);
+    const c = client([a.url, b.url]);
+    const started = c.start();
+    const peer = await a.nextPeer();
+    await answerHello(peer);
+    await started;
+    peer.socket.close(4409, 'replaced');
+    await expect(c.closed).resolves.toMatchObject({ code: 4409 });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(b.connections).toBe(0);
   });
 });

@@ -29,8 +29,11 @@ export type ReconnectState = 'idle' | 'connecting' | 'open' | 'reconnecting' | '
 
 /** The client's own events, beside the server's (`ClientEventMap`). */
 export interface LifecycleEventMap {
-  /** A socket is being opened; `attempt` is 0 for the first connection, else the retry number. */
-  connecting: { attempt: number };
+  /**
+   * A socket is being opened; `attempt` is 0 for the first connection, else the retry number.
+   * `url` is the one this attempt uses (the next in turn when the client was given several).
+   */
+  connecting: { attempt: number; url: string };
   /** A handshake completed and the queued requests were written; `reconnected` after the first. */
   open: { handshake: Handshake; reconnected: boolean };
   /** An open session's socket was lost. */
@@ -178,6 +181,8 @@ const byteLength = (s: string) => new TextEncoder().encode(s).length;
  * "Delivery guarantees"). Each socket is a RoomcastClient; this class keeps what outlives them:
  *
  * - reconnects with exponential backoff and full jitter, unless the close code says not to;
+ * - given several URLs (the nodes of a cluster), moves to the next one, round robin, after a
+ *   failed attempt or a lost session;
  * - every `hello` carries the same device and identity, a fresh token (provider), the primary
  *   room and `resume` (room → last seq delivered) for the rooms it is in; rooms joined with
  *   `room.join` are joined again after the handshake;
@@ -221,12 +226,28 @@ export class ReconnectingClient {
   private startPromise?: Promise<Handshake>;
   private settleStart?: { resolve(h: Handshake): void; reject(err: Error): void };
   private resolveClosed!: (info: CloseInfo) => void;
+  /** Every URL the client may use, in the order given. */
+  readonly urls: readonly string[];
+  /** Index in `urls` of the next (or current) attempt. */
+  private urlIndex = 0;
 
+  /**
+   * `url`: one server URL (a load balancer, usually), or several (the nodes of a cluster): then
+   * each attempt after a failed one, and the first after a lost session, uses the next URL in
+   * round-robin order, so a client whose node died goes on with another.
+   */
   constructor(
-    readonly url: string,
+    url: string | readonly string[],
     readonly hello: ReconnectingHello,
     private readonly options: ReconnectingClientOptions = {},
   ) {
+    const urls = typeof url === 'string' ? [url] : [...url];
+    if (urls.length === 0) throw new TypeError('ReconnectingClient: at least one URL is required');
+    for (const u of urls) {
+      if (typeof u !== 'string' || u === '')
+        throw new TypeError(`ReconnectingClient: invalid URL ${String(u)}`);
+    }
+    this.urls = Object.freeze(urls);
     this.primary = hello.room_id;
     this.mailbox = new Mailbox(options.bufferSize ?? 1000);
     this.order = new InboundOrder(
@@ -243,7 +264,7 @@ export class ReconnectingClient {
 
   /** Creates the client and resolves once its first handshake completed (see `start`). */
   static async connect(
-    url: string,
+    url: string | readonly string[],
     hello: ReconnectingHello,
     options: ReconnectingClientOptions = {},
   ): Promise<ReconnectingClient> {
@@ -269,6 +290,11 @@ export class ReconnectingClient {
       }
     }
     return this.startPromise;
+  }
+
+  /** The URL of the current session, or of the next attempt while there is none. */
+  get url(): string {
+    return this.urls[this.urlIndex];
   }
 
   /** Counters for diagnostics and tests. */
@@ -529,10 +555,11 @@ export class ReconnectingClient {
     if (this.stateValue === 'closed') return;
     this.reconnectTimer = undefined;
     this.setState('connecting');
-    this.emitLifecycle('connecting', { attempt });
+    const url = this.url;
+    this.emitLifecycle('connecting', { attempt, url });
     let client: RoomcastClient | undefined;
     try {
-      client = await RoomcastClient.open(this.url, this.socketOptions());
+      client = await RoomcastClient.open(url, this.socketOptions());
       this.connecting = client;
       if (this.isClosed()) return void client.close(1000, 'client closed');
       const token =
@@ -563,6 +590,7 @@ export class ReconnectingClient {
       const info = closeInfoOf(err);
       this.lastClose = info;
       if (!this.shouldReconnect(info)) return this.shutdown(info, err as Error);
+      this.nextUrl();
       this.scheduleReconnect(attempt + 1, info, err as Error);
     }
   }
@@ -670,7 +698,13 @@ export class ReconnectingClient {
     this.pendingFills = [];
     this.emitLifecycle('disconnected', { code: info.code, reason: info.reason });
     if (!force && !this.shouldReconnect(info)) return this.shutdown(info);
+    this.nextUrl();
     this.scheduleReconnect(1, info);
+  }
+
+  /** Round robin over `urls`: the next attempt goes to the next one (a no-op with one URL). */
+  private nextUrl(): void {
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
   }
 
   private shouldReconnect(info: CloseInfo): boolean {
