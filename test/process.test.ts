@@ -1,40 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { RoomcastClient } from '#client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { testEnvironment, type TestEnvironment } from './support/app.js';
 import { eventually } from './support/clients.js';
+import { spawnServer } from './support/process.js';
 import { MODES } from './support/services.js';
-
-/** The server as operators run it: its own process, from src/main.ts. */
-function spawnServer(env: Record<string, string>): {
-  child: ChildProcess;
-  output: () => string;
-  port: Promise<number>;
-} {
-  const child = spawn(
-    process.execPath,
-    ['--conditions=roomcast-source', '--import', '@swc-node/register/esm-register', 'src/main.ts'],
-    {
-      env: { ...process.env, PORT: '0', LOG_LEVEL: 'log', STATUS_INTERVAL_MS: '0', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  let output = '';
-  const port = new Promise<number>((resolve, reject) => {
-    const onData = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on :(\d+)/.exec(output);
-      if (match) resolve(Number(match[1]));
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) =>
-      reject(new Error(`server exited with ${code} before listening:\n${output}`)),
-    );
-  });
-  return { child, output: () => output, port };
-}
 
 describe('the server process', () => {
   it('refuses to start with invalid configuration, naming the key (exit 78)', async () => {
