@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '#protocol';
-import { BullMqJobQueue, ENQUEUE_TIMEOUT_MS, SCHEDULE_RETRY_MS } from './bullmq-job-queue.js';
+import { BullMqJobQueue, ENQUEUE_TIMEOUT_MS, RECORD_RETRY, SCHEDULE_RETRY_MS } from './bullmq-job-queue.js';
 import { type DeviceSeenJob, JobName, type PersistMessageJob, QueueName } from './job-registry.js';
 
 type AddBulk = (jobs: Array<{ name: string; data: unknown; opts?: { jobId?: string } }>) => Promise<unknown>;
@@ -42,6 +42,17 @@ function fakeQueues(
 const seen = (deviceId: string): DeviceSeenJob => ({ deviceId, identity: 'i', roomId: null, at: 1 });
 const message = (messageId: string) => ({ messageId }) as PersistMessageJob;
 
+/**
+ * Fake time forward, then a real turn of the event loop for the flush (setImmediate) of an
+ * enqueue made by a timer on the way. Use with `fakeTimeouts()`.
+ */
+const fakeTimeouts = () => vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+async function advance(ms: number): Promise<void> {
+  await vi.advanceTimersByTimeAsync(ms);
+  await new Promise((resolve) => setImmediate(resolve));
+  await vi.advanceTimersByTimeAsync(0);
+}
+
 describe('BullMqJobQueue', () => {
   afterEach(() => vi.useRealTimers());
 
@@ -74,6 +85,47 @@ describe('BullMqJobQueue', () => {
     for (const result of results) {
       expect(result).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.UNAVAILABLE } });
     }
+  });
+
+  it('hands a recorded job over again, with growing waits, until Redis takes it', async () => {
+    fakeTimeouts();
+    let refusals = 3;
+    const { jobs, calls } = fakeQueues(async (added) => {
+      if (refusals-- > 0) throw new Error('Connection is closed.');
+      return added;
+    });
+    jobs.record(JobName.DeviceSeen, seen('late'));
+    await advance(0);
+    expect(calls[QueueName.Audit]).toHaveLength(1);
+    expect(jobs.recordsRetrying).toBe(1);
+    await advance(RECORD_RETRY.firstMs);
+    expect(calls[QueueName.Audit]).toHaveLength(2);
+    await advance(RECORD_RETRY.firstMs); // the second wait is twice as long
+    expect(calls[QueueName.Audit]).toHaveLength(2);
+    await advance(RECORD_RETRY.firstMs + 4 * RECORD_RETRY.firstMs);
+    expect(calls[QueueName.Audit]).toHaveLength(4);
+    expect(jobs.recordsRetrying).toBe(0);
+    expect(calls[QueueName.Audit].at(-1)).toEqual([
+      { name: JobName.DeviceSeen, data: seen('late'), opts: undefined },
+    ]);
+  });
+
+  it('gives a recorded job up after RECORD_RETRY.attempts hand-overs, and at shutdown', async () => {
+    fakeTimeouts();
+    const { jobs, calls } = fakeQueues(async () => {
+      throw new Error('Connection is closed.');
+    });
+    jobs.record(JobName.DeviceSeen, seen('never'));
+    await advance(RECORD_RETRY.maxMs * RECORD_RETRY.attempts);
+    expect(calls[QueueName.Audit]).toHaveLength(RECORD_RETRY.attempts);
+    expect(jobs.recordsRetrying).toBe(0);
+
+    jobs.record(JobName.DeviceSeen, seen('closing'));
+    await advance(0);
+    jobs.beforeApplicationShutdown();
+    await advance(RECORD_RETRY.maxMs);
+    expect(calls[QueueName.Audit]).toHaveLength(RECORD_RETRY.attempts + 2);
+    expect(jobs.recordsRetrying).toBe(0);
   });
 
   it('does not wait for Redis longer than ENQUEUE_TIMEOUT_MS', async () => {

@@ -17,6 +17,13 @@ const MAX_BULK = 1000;
 const RETRY_PAGE = 200;
 /** First and longest wait before registering a schedule again after Redis refused it. */
 export const SCHEDULE_RETRY_MS = { first: 1000, max: 30_000 };
+/**
+ * Recorded jobs (audit) that Redis refused or answered too slowly are handed over again with
+ * these waits: a burst of closes (a node draining 19,000 sockets) or a Redis restart delays
+ * the audit trail instead of losing it. Their handlers are idempotent, so a job that Redis
+ * did store before the timeout may safely be added twice.
+ */
+export const RECORD_RETRY = { firstMs: 1000, maxMs: 30_000, attempts: 8, maxWaiting: 200_000 };
 
 interface PendingAdd {
   job: { name: JobName; data: unknown; opts?: JobsOptions };
@@ -39,6 +46,10 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
   /** Schedules waiting to be registered again (Redis refused), by job name. */
   private readonly scheduleRetries = new Map<JobName, NodeJS.Timeout>();
   private closed = false;
+  /** Recorded jobs waiting for their next hand-over, and those given up since the last log line. */
+  private recordsWaiting = 0;
+  private recordsDropped = 0;
+  private dropLogTimer?: NodeJS.Timeout;
 
   constructor(@Inject(BULL_QUEUES) private readonly queues: ReadonlyMap<QueueName, Queue>) {
     super();
@@ -67,7 +78,38 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
   }
 
   record<N extends JobName>(name: N, data: JobPayloads[N]): void {
-    this.enqueue(name, data).catch((err: Error) => this.logger.warn(`${name} not recorded: ${err.message}`));
+    this.handOver(name, data, 1, RECORD_RETRY.firstMs);
+  }
+
+  private handOver<N extends JobName>(name: N, data: JobPayloads[N], attempt: number, waitMs: number): void {
+    this.enqueue(name, data).catch((err: Error) => {
+      if (this.closed || attempt >= RECORD_RETRY.attempts || this.recordsWaiting >= RECORD_RETRY.maxWaiting)
+        return this.dropRecord(name, err);
+      this.recordsWaiting++;
+      setTimeout(() => {
+        this.recordsWaiting--;
+        this.handOver(name, data, attempt + 1, Math.min(waitMs * 2, RECORD_RETRY.maxMs));
+      }, waitMs).unref();
+    });
+  }
+
+  /** One warning per second at most: a Redis outage must not become a log line per socket. */
+  private dropRecord(name: JobName, err: Error): void {
+    this.recordsDropped++;
+    if (this.dropLogTimer) return;
+    this.logger.warn(`${name} not recorded: ${err.message}`);
+    this.dropLogTimer = setTimeout(() => {
+      this.dropLogTimer = undefined;
+      const more = this.recordsDropped - 1;
+      this.recordsDropped = 0;
+      if (more > 0) this.logger.warn(`${more} more recorded job(s) given up in the last second`);
+    }, 1000);
+    this.dropLogTimer.unref();
+  }
+
+  /** Recorded jobs that failed a hand-over and wait to be handed over again. */
+  get recordsRetrying(): number {
+    return this.recordsWaiting;
   }
 
   /**

@@ -35,7 +35,9 @@ export abstract class JobQueue {
   /**
    * Hands over a job whose failure is the queue's business, not the caller's (audit
    * records): it is retried and, when its attempts run out, dead-lettered for an operator
-   * to retry. Never throws; a job that cannot even be handed over is logged.
+   * to retry. Never throws. A job Redis refuses or does not take in time is handed over
+   * again with growing waits (RECORD_RETRY in the BullMQ driver), and logged only once those
+   * run out: the jobs recorded this way must be idempotent.
    */
   abstract record<N extends JobName>(name: N, data: JobPayloads[N]): void;
 
