@@ -15,7 +15,6 @@ const TIMEOUT_MS = 3000; // CLUSTER_NODE_TIMEOUT_MS of startCluster
 describe.runIf(servicesAvailable)('cluster of 3 nodes: a node dies (mysql+redis)', () => {
   const ROOM = 'FAILOVER';
   let cluster: Cluster;
-  const plain: RoomcastClient[] = [];
 
   interface Member {
     device: string;
@@ -37,7 +36,6 @@ describe.runIf(servicesAvailable)('cluster of 3 nodes: a node dies (mysql+redis)
 
   afterAll(async () => {
     await Promise.all(members.map((m) => m.client.close()));
-    await Promise.all(plain.splice(0).map((c) => c.close()));
     await cluster?.dispose();
     await disposeAllClusters();
   });
@@ -70,15 +68,7 @@ describe.runIf(servicesAvailable)('cluster of 3 nodes: a node dies (mysql+redis)
     return m;
   }
 
-  async function plainClient(nodeIndex: number, device: string): Promise<RoomcastClient> {
-    const { client } = await RoomcastClient.connect(cluster.nodes[nodeIndex].ws, {
-      device_id: device,
-      identity: `id-${device}`,
-      room_id: ROOM,
-    });
-    plain.push(client);
-    return client;
-  }
+  const plainClient = (nodeIndex: number, device: string) => cluster.connect(nodeIndex, device, ROOM);
 
   const sorted = (xs: string[]) => [...xs].sort();
   const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);

@@ -19,6 +19,7 @@ describe.runIf(servicesAvailable)('cluster of 3 nodes: one server (mysql+redis)'
 
   afterEach(async () => {
     await Promise.all(open.splice(0).map((c) => c.close()));
+    await cluster.closeClients();
   });
 
   afterAll(async () => {
@@ -27,17 +28,8 @@ describe.runIf(servicesAvailable)('cluster of 3 nodes: one server (mysql+redis)'
     await disposeAllClusters();
   });
 
-  /** A client on node `nodeIndex` (0-based), closed after the test. */
-  async function connect(nodeIndex: number, device: string, roomId?: string) {
-    const { client, handshake } = await RoomcastClient.connect(cluster.nodes[nodeIndex].ws, {
-      device_id: device,
-      identity: `id-${device}`,
-      ...(roomId ? { room_id: roomId } : {}),
-    });
-    open.push(client);
-    expect(handshake.connection.node_id).toBe(cluster.nodes[nodeIndex].id);
-    return client;
-  }
+  const connect = (nodeIndex: number, device: string, roomId?: string) =>
+    cluster.connect(nodeIndex, device, roomId);
 
   const sorted = (xs: string[]) => [...xs].sort();
   const range = (n: number) => Array.from({ length: n }, (_, i) => i + 1);

@@ -11,28 +11,18 @@ import { servicesAvailable } from '../support/services.js';
  */
 describe.runIf(servicesAvailable)('cluster of 2 nodes with CLUSTER_PUBSUB=classic (mysql+redis)', () => {
   let cluster: Cluster;
-  const open: RoomcastClient[] = [];
 
   beforeAll(async () => {
     cluster = await startCluster(2, { CLUSTER_PUBSUB: 'classic' });
   });
 
   afterAll(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close()));
     await cluster?.dispose();
     await disposeAllClusters();
   });
 
-  async function connect(nodeIndex: number, device: string, roomId?: string) {
-    const { client, handshake } = await RoomcastClient.connect(cluster.nodes[nodeIndex].ws, {
-      device_id: device,
-      identity: `id-${device}`,
-      ...(roomId ? { room_id: roomId } : {}),
-    });
-    expect(handshake.connection.node_id).toBe(cluster.nodes[nodeIndex].id);
-    open.push(client);
-    return client;
-  }
+  const connect = (nodeIndex: number, device: string, roomId?: string) =>
+    cluster.connect(nodeIndex, device, roomId);
 
   it('fans room messages out across nodes, once each and in seq order', async () => {
     const ROOM = 'CLASSIC1';

@@ -103,7 +103,6 @@ describe.runIf(servicesAvailable)(title, () => {
   const ROOM = 'OUTAGE01';
   let redis: PrivateRedis;
   let cluster: Cluster;
-  const open: RoomcastClient[] = [];
 
   beforeAll(async () => {
     redis = new PrivateRedis(await freePort());
@@ -112,21 +111,12 @@ describe.runIf(servicesAvailable)(title, () => {
   });
 
   afterAll(async () => {
-    await Promise.all(open.splice(0).map((c) => c.close()));
     await cluster?.dispose();
     await disposeAllClusters();
     await redis?.dispose();
   });
 
-  async function connect(nodeIndex: number, device: string): Promise<RoomcastClient> {
-    const { client } = await RoomcastClient.connect(cluster.nodes[nodeIndex].ws, {
-      device_id: device,
-      identity: `id-${device}`,
-      room_id: ROOM,
-    });
-    open.push(client);
-    return client;
-  }
+  const connect = (nodeIndex: number, device: string) => cluster.connect(nodeIndex, device, ROOM);
 
   const health = async (nodeIndex: number) => {
     const res = await fetch(`${cluster.nodes[nodeIndex].url}/health`, {

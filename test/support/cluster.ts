@@ -1,3 +1,4 @@
+import { RoomcastClient } from '#client';
 import { ADMIN_TOKEN } from './app.js';
 import { spawnServer, stopServer, type ExitInfo, type ServerProcess, type StopOptions } from './process.js';
 import { provisionServices, type Services } from './services.js';
@@ -36,7 +37,15 @@ export interface Cluster {
     path: string,
     init?: RequestInit,
   ): Promise<{ status: number; body: T }>;
-  /** Stops every node (SIGTERM, then SIGKILL), then drops the database and the Redis keys. */
+  /**
+   * A RoomcastClient of device `device` (identity `id-<device>`) on node `nodeIndex`, in
+   * `roomId` when given; fails unless that node answered the handshake. Closed by
+   * `closeClients()` or `dispose()`.
+   */
+  connect(nodeIndex: number, device: string, roomId?: string): Promise<RoomcastClient>;
+  /** Closes every client `connect` opened. */
+  closeClients(): Promise<void>;
+  /** Closes the clients, stops every node (SIGTERM, then SIGKILL), drops the database and the Redis keys. */
   dispose(): Promise<void>;
 }
 
@@ -125,11 +134,29 @@ export async function startCluster(n: number, extraEnv: Record<string, string> =
     });
   };
 
+  const clients: RoomcastClient[] = [];
+  const closeClients = async () => {
+    await Promise.all(clients.splice(0).map((c) => c.close()));
+  };
+
   return {
     nodes,
     services,
     env,
     admin,
+    async connect(nodeIndex, device, roomId) {
+      const node = nodes[nodeIndex];
+      const { client, handshake } = await RoomcastClient.connect(node.ws, {
+        device_id: device,
+        identity: `id-${device}`,
+        ...(roomId ? { room_id: roomId } : {}),
+      });
+      clients.push(client);
+      if (handshake.connection.node_id !== node.id)
+        throw new Error(`${device} was answered by ${handshake.connection.node_id}, not ${node.id}`);
+      return client;
+    },
+    closeClients,
     async adminJson<T>(nodeIndex: number, path: string, init?: RequestInit) {
       const res = await admin(nodeIndex, path, init);
       const text = await res.text();
@@ -142,6 +169,7 @@ export async function startCluster(n: number, extraEnv: Record<string, string> =
       return { status: res.status, body: body as T };
     },
     async dispose() {
+      await closeClients();
       await dispose();
       liveClusters.delete(dispose);
     },
