@@ -60,6 +60,10 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     const open = [...this.registry.all];
     await Promise.all(open.map((conn) => this.detach(conn, CloseCode.GOING_AWAY)));
     for (const conn of open) conn.close(CloseCode.GOING_AWAY, 'server shutting down');
+    // A request already under way (a message numbered, not yet queued or published) finishes
+    // while Redis and the queues are still open: cut off, it would leave a hole in its room's
+    // seq. Frames not started yet are dropped (detached); their clients send them elsewhere.
+    await Promise.all(open.map((conn) => conn.queue.catch(() => undefined)));
   }
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {

@@ -6,10 +6,20 @@ import { AppConfig } from '../config/app-config.js';
 import { RedisKeys } from '../redis/redis.module.js';
 import { IdempotencyKeyEntity } from './idempotency-key.entity.js';
 
-export type Claim<T> = { state: 'claimed' } | { state: 'done'; result: T } | { state: 'pending' };
+/**
+ * `pending`: another attempt holds the claim. `holder` is the node it runs on (where claims
+ * are shared between nodes); `prepared` the result it announced before making the request
+ * durable, for a repeat to adopt should the holder die before `complete`.
+ */
+export type Claim<T> =
+  { state: 'claimed' } | { state: 'done'; result: T } | { state: 'pending'; holder?: string; prepared?: T };
 
 /** A claim not completed within this time (its holder died) may be taken again. */
 const CLAIM_TTL_MS = 30_000;
+/** A pending claim's value: HELD + holder node, then PREPARED + holder, SEP, the announced result (JSON). */
+const HELD = '!';
+const PREPARED = '?';
+const SEP = '\n';
 
 /**
  * Remembers the result of a request by (device, client id) for IDEMPOTENCY_TTL_MS, so a
@@ -18,7 +28,19 @@ const CLAIM_TTL_MS = 30_000;
  * `pending`.
  */
 export abstract class IdempotencyStore {
-  abstract claim<T>(deviceId: string, requestId: string): Promise<Claim<T>>;
+  /** `holder`: this node, recorded in the claim. */
+  abstract claim<T>(deviceId: string, requestId: string, holder: string): Promise<Claim<T>>;
+  /**
+   * Takes over a pending, unprepared claim of `from` (a node found dead) for `holder`;
+   * false when the claim changed meanwhile (completed, prepared or taken by another).
+   */
+  abstract takeOver(deviceId: string, requestId: string, from: string, holder: string): Promise<boolean>;
+  /**
+   * Announces the result of a claimed request before the step that makes it durable, so that
+   * if this process dies between that step and `complete`, another one can finish the claim
+   * (see Claim). A no-op where claims do not outlive the process.
+   */
+  abstract prepare<T>(deviceId: string, requestId: string, holder: string, result: T): Promise<void>;
   abstract complete<T>(deviceId: string, requestId: string, result: T): Promise<void>;
   /** Forgets a claim whose request failed, so the client can retry it. */
   abstract release(deviceId: string, requestId: string): Promise<void>;
@@ -34,12 +56,45 @@ export class RedisIdempotencyStore extends IdempotencyStore {
     super();
   }
 
-  async claim<T>(deviceId: string, requestId: string): Promise<Claim<T>> {
+  async claim<T>(deviceId: string, requestId: string, holder: string): Promise<Claim<T>> {
     const key = this.key(deviceId, requestId);
-    if (await this.redis.set(key, '', 'PX', CLAIM_TTL_MS, 'NX')) return { state: 'claimed' };
+    if (await this.redis.set(key, HELD + holder, 'PX', CLAIM_TTL_MS, 'NX')) return { state: 'claimed' };
     const value = await this.redis.get(key);
-    if (value === null) return this.claim(deviceId, requestId);
-    return value === '' ? { state: 'pending' } : { state: 'done', result: JSON.parse(value) as T };
+    if (value === null) return this.claim(deviceId, requestId, holder);
+    if (value.startsWith(HELD)) return { state: 'pending', holder: value.slice(HELD.length) };
+    if (value.startsWith(PREPARED)) {
+      const sep = value.indexOf(SEP);
+      return {
+        state: 'pending',
+        holder: value.slice(PREPARED.length, sep),
+        prepared: JSON.parse(value.slice(sep + 1)) as T,
+      };
+    }
+    return { state: 'done', result: JSON.parse(value) as T };
+  }
+
+  async takeOver(deviceId: string, requestId: string, from: string, holder: string): Promise<boolean> {
+    const taken = await this.redis.eval(
+      `if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+       redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+       return 1`,
+      1,
+      this.key(deviceId, requestId),
+      HELD + from,
+      HELD + holder,
+      CLAIM_TTL_MS,
+    );
+    return taken === 1;
+  }
+
+  async prepare<T>(deviceId: string, requestId: string, holder: string, result: T): Promise<void> {
+    // KEEPTTL: a claim whose holder dies still expires CLAIM_TTL_MS after it was taken.
+    await this.redis.set(
+      this.key(deviceId, requestId),
+      PREPARED + holder + SEP + JSON.stringify(result),
+      'KEEPTTL',
+      'XX',
+    );
   }
 
   async complete<T>(deviceId: string, requestId: string, result: T): Promise<void> {
@@ -86,6 +141,14 @@ export class SqlIdempotencyStore extends IdempotencyStore {
       return { state: 'done', result: JSON.parse(row.result) as T };
     }
     return { state: 'claimed' };
+  }
+
+  async prepare(): Promise<void> {
+    // Claims live in this process's memory: none outlives a crash for another to finish.
+  }
+
+  async takeOver(): Promise<boolean> {
+    return false; // every claim is this process's own
   }
 
   async complete<T>(deviceId: string, requestId: string, result: T): Promise<void> {

@@ -12,19 +12,41 @@ import type { JobName, JobPayloads } from '../persistence/job-registry.js';
 import { type Claim, IdempotencyStore } from './idempotency.store.js';
 import type { MessageEntity } from './message.entity.js';
 import { MessagingService } from './messaging.service.js';
-import { LocalRoomLog, type StoredSeqReader } from './room-log.js';
+import { LocalRoomLog, type RoomLog, type StoredSeqReader } from './room-log.js';
+
+class Held {
+  constructor(readonly holder: string) {}
+}
+class Prepared {
+  constructor(
+    readonly holder: string,
+    readonly result: unknown,
+  ) {}
+}
 
 /** In-memory stand-ins for the ports; the real implementations are tested against real servers. */
 class MemoryIdempotency extends IdempotencyStore {
   readonly entries = new Map<string, unknown>();
-  async claim<T>(device: string, id: string): Promise<Claim<T>> {
+  async claim<T>(device: string, id: string, holder: string): Promise<Claim<T>> {
     const key = `${device}/${id}`;
     if (!this.entries.has(key)) {
-      this.entries.set(key, 'pending');
+      this.entries.set(key, new Held(holder));
       return { state: 'claimed' };
     }
     const value = this.entries.get(key);
-    return value === 'pending' ? { state: 'pending' } : { state: 'done', result: value as T };
+    if (value instanceof Held) return { state: 'pending', holder: value.holder };
+    if (value instanceof Prepared)
+      return { state: 'pending', holder: value.holder, prepared: value.result as T };
+    return { state: 'done', result: value as T };
+  }
+  async takeOver(device: string, id: string, from: string, holder: string) {
+    const value = this.entries.get(`${device}/${id}`);
+    if (!(value instanceof Held) || value.holder !== from) return false;
+    this.entries.set(`${device}/${id}`, new Held(holder));
+    return true;
+  }
+  async prepare<T>(device: string, id: string, holder: string, result: T) {
+    this.entries.set(`${device}/${id}`, new Prepared(holder, result));
   }
   async complete<T>(device: string, id: string, result: T) {
     this.entries.set(`${device}/${id}`, result);
@@ -63,10 +85,14 @@ function service() {
   events.on(Lifecycle.MessageCreated, (e: MessageCreatedEvent) => delivered.push(e));
   const queue = new ScriptedQueue();
   const idempotency = new MemoryIdempotency();
-  const log = new LocalRoomLog({ maxSeq: async () => 0 } as unknown as StoredSeqReader);
+  const log: RoomLog = new LocalRoomLog({ maxSeq: async () => 0 } as unknown as StoredSeqReader);
   const live = { toDevice: () => false, toRoom: () => 0 } as unknown as LiveDelivery;
   const offline = { store: async () => undefined } as unknown as OfflineService;
-  const presence = { members: async () => [] } as unknown as PresenceService;
+  const deadNodes = new Set<string>();
+  const presence = {
+    members: async () => [],
+    isNodeAlive: async (node: string) => !deadNodes.has(node),
+  } as unknown as PresenceService;
   const messaging = new MessagingService(
     log,
     idempotency,
@@ -75,10 +101,10 @@ function service() {
     live,
     offline,
     presence,
-    loadConfig({ TEXT_MAX_CHARS: '10', CONTENT_MAX_BYTES: '100' }),
+    loadConfig({ TEXT_MAX_CHARS: '10', CONTENT_MAX_BYTES: '100', NODE_ID: 'here' }),
     {} as Repository<MessageEntity>,
   );
-  return { messaging, queue, delivered, idempotency };
+  return { messaging, queue, delivered, idempotency, log, deadNodes };
 }
 
 const author = { deviceId: 'd1', identity: 'alice', sessionId: 's1' };
@@ -111,10 +137,102 @@ describe('MessagingService', () => {
     );
   });
 
-  it('answers CONFLICT while the same id is still in progress', async () => {
-    const { messaging, idempotency } = service();
-    await idempotency.claim('d1', 'busy');
-    await expect(messaging.sendToRoom(author, text('x'), 'busy')).rejects.toMatchObject({ code: 'CONFLICT' });
+  it('answers CONFLICT, with a wait, while the same id is in progress on a live node (this one or another)', async () => {
+    const { messaging, idempotency, queue } = service();
+    for (const holder of ['here', 'elsewhere']) {
+      await idempotency.claim('d1', `busy-${holder}`, holder);
+      await expect(messaging.sendToRoom(author, text('x'), `busy-${holder}`)).rejects.toMatchObject({
+        code: 'CONFLICT',
+        retryAfterMs: expect.any(Number),
+      });
+    }
+    expect(queue.jobs).toHaveLength(0);
+  });
+
+  it('takes over the claim of a dead node that numbered nothing, and sends anew once', async () => {
+    const { messaging, idempotency, queue, delivered, deadNodes } = service();
+    await idempotency.claim('d1', 'lost', 'gone');
+    deadNodes.add('gone');
+    const sent = await messaging.sendToRoom(author, text('x'), 'lost');
+    expect(sent).toMatchObject({ duplicate: false, ack: { seq: 1 } });
+    expect(queue.jobs).toHaveLength(1);
+    expect(delivered).toHaveLength(1);
+    expect(await messaging.sendToRoom(author, text('x'), 'lost')).toEqual({ ack: sent.ack, duplicate: true });
+  });
+
+  it('adopts the message a dead node left in the room log unannounced', async () => {
+    const { messaging, idempotency, queue, delivered, log, deadNodes } = service();
+    const kept = {
+      message_id: 'm-kept',
+      room_id: 'R1',
+      seq: 4,
+      ts: 99,
+      kind: 'text' as const,
+      content: 'x',
+      from: { device_id: 'd1', identity: 'alice' },
+    };
+    log.findSent = async (roomId, sentAs) =>
+      roomId === 'R1' && sentAs === 'd1\u0000numbered' ? kept : undefined;
+    await idempotency.claim('d1', 'numbered', 'gone');
+    deadNodes.add('gone');
+    const again = await messaging.sendToRoom(author, text('x'), 'numbered');
+    expect(again).toEqual({ ack: { message_id: 'm-kept', seq: 4, ts: 99 }, duplicate: true });
+    expect(queue.jobs).toEqual([expect.objectContaining({ messageId: 'm-kept', seq: 4 })]);
+    expect(delivered.map((e) => e.message.message_id)).toEqual(['m-kept']);
+  });
+
+  it('adopts the announced message of a first attempt that never answered, instead of sending a new one', async () => {
+    const { messaging, queue, delivered, idempotency, deadNodes } = service();
+    // The first attempt numbered and announced its message, then its process died: it may or
+    // may not have been queued. While its node counts as alive, it may still finish.
+    await idempotency.claim('d1', 'orphan', 'gone');
+    const announced = { message_id: 'm-orphan', seq: 7, ts: 1234 };
+    await idempotency.prepare('d1', 'orphan', 'gone', announced);
+    await expect(messaging.sendToRoom(author, text('x'), 'orphan')).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    deadNodes.add('gone');
+    const again = await messaging.sendToRoom(author, text('x'), 'orphan');
+    expect(again).toEqual({ ack: announced, duplicate: true });
+    expect(queue.jobs).toEqual([
+      expect.objectContaining({
+        messageId: 'm-orphan',
+        seq: 7,
+        sentAt: 1234,
+        roomId: 'R1',
+        content: '"x"',
+        clientMsgId: 'orphan',
+      }),
+    ]);
+    expect(delivered.map((e) => e.message)).toEqual([
+      expect.objectContaining({ message_id: 'm-orphan', seq: 7, room_id: 'R1', content: 'x' }),
+    ]);
+    expect(idempotency.entries.get('d1/orphan')).toEqual(announced);
+    expect(await messaging.sendToRoom(author, text('x'), 'orphan')).toEqual(again);
+    expect(queue.jobs).toHaveLength(1);
+  });
+
+  it('announces the ack before the message is queued', async () => {
+    const { messaging, queue, idempotency } = service();
+    queue.failNext = 1;
+    const seenBeforeEnqueue: unknown[] = [];
+    const prepare = idempotency.prepare.bind(idempotency);
+    idempotency.prepare = async (d, id, holder, result) => {
+      seenBeforeEnqueue.push({ holder, result, queued: queue.jobs.length });
+      await prepare(d, id, holder, result);
+    };
+    await expect(messaging.sendToRoom(author, text('y'), 'ann')).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
+    expect(seenBeforeEnqueue).toEqual([
+      {
+        holder: 'here',
+        result: { message_id: expect.any(String), seq: 1, ts: expect.any(Number) },
+        queued: 0,
+      },
+    ]);
+    // A failed attempt releases its claim: the retry is a new send.
+    expect((await messaging.sendToRoom(author, text('y'), 'ann')).duplicate).toBe(false);
   });
 
   it('on a failed enqueue: answers UNAVAILABLE, publishes nothing, hands back the seq and the id', async () => {

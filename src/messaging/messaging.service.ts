@@ -68,6 +68,36 @@ export interface Replay {
 /** Both devices of a direct conversation, in one order whichever of them sends. */
 export const conversationOf = (a: string, b: string) => (a < b ? `${a}|${b}` : `${b}|${a}`);
 
+/** What the sender is answered: the same for the first send and every repeat of its id. */
+const ackOf = (message: MessagePayload): MessageSendAck => ({
+  message_id: message.message_id,
+  ...(message.seq !== undefined ? { seq: message.seq } : {}),
+  ts: message.ts,
+});
+
+/** The message a send stands for, from its ack (id, seq, time) and the request. */
+const messageOf = (
+  author: Author,
+  ack: MessageSendAck,
+  msg: OutgoingMessage,
+  to: { room_id: string } | { to_device_id: string },
+): MessagePayload => ({
+  message_id: ack.message_id,
+  ...to,
+  from: { device_id: author.deviceId, identity: author.identity },
+  ...(ack.seq !== undefined ? { seq: ack.seq } : {}),
+  ts: ack.ts,
+  kind: msg.kind,
+  content: msg.content,
+  ...(msg.mentions?.length ? { mentions: msg.mentions } : {}),
+});
+
+/** How a send is known in the room log: its device and client id. */
+const sentAs = (author: Author, requestId: string) => `${author.deviceId}\u0000${requestId}`;
+
+/** The wait suggested to a repeat that finds its first attempt still running. */
+const CONFLICT_RETRY_MS = 1000;
+
 /** While the writer catches up with the queue, a just-sent message may not be in the database yet. */
 const LOOKUP_ATTEMPTS = 10;
 const LOOKUP_INTERVAL_MS = 100;
@@ -102,10 +132,27 @@ export class MessagingService {
    */
   async sendToRoom(author: Author, msg: RoomMessage, requestId?: string): Promise<SendResult> {
     validateContent(msg.kind, msg.content, this.config);
-    return this.once(author, requestId, async () => {
-      const message = await this.acceptInRoom(author, msg, requestId);
-      await this.mention(message);
-      return { message_id: message.message_id, seq: message.seq, ts: message.ts };
+    return this.once(author, requestId, {
+      send: async () => {
+        const message = await this.acceptInRoom(author, msg, requestId);
+        await this.mention(message);
+        return ackOf(message);
+      },
+      // Numbered by the dead node, maybe published: members that have it drop the repeat by
+      // its seq; for the others it is late (an older seq), which beats lost.
+      adopt: async (ack) => {
+        const message = messageOf(author, ack, msg, { room_id: msg.roomId });
+        await this.persist(message, requestId);
+        this.events.emit(Lifecycle.MessageCreated, {
+          message,
+          sessionId: author.sessionId,
+          requestId,
+        } satisfies MessageCreatedEvent);
+      },
+      find: async () => {
+        const kept = await this.log.findSent(msg.roomId, sentAs(author, requestId!));
+        return kept && ackOf(kept);
+      },
     });
   }
 
@@ -115,31 +162,36 @@ export class MessagingService {
    */
   async sendDirect(author: Author, msg: DirectMessage, requestId?: string): Promise<SendResult> {
     validateContent(msg.kind, msg.content, this.config);
-    return this.once(author, requestId, async () => {
-      const message: MessagePayload = {
-        message_id: uuidv7(),
-        to_device_id: msg.toDeviceId,
-        from: { device_id: author.deviceId, identity: author.identity },
-        ts: Date.now(),
-        kind: msg.kind,
-        content: msg.content,
-        ...(msg.mentions?.length ? { mentions: msg.mentions } : {}),
-      };
-      await this.persist(message, requestId);
-      if (
-        !(await this.live.toDevice(msg.toDeviceId, 'message', message, { dedupeKey: message.message_id }))
-      ) {
-        await this.offline.store([
-          { deviceId: msg.toDeviceId, kind: 'message', payload: message, dedupeKey: message.message_id },
-        ]);
-      }
-      this.events.emit(Lifecycle.MessageCreated, {
-        message,
-        sessionId: author.sessionId,
-        requestId,
-      } satisfies MessageCreatedEvent);
-      return { message_id: message.message_id, ts: message.ts };
+    return this.once(author, requestId, {
+      send: async () => {
+        const message = messageOf(author, { message_id: uuidv7(), ts: Date.now() }, msg, {
+          to_device_id: msg.toDeviceId,
+        });
+        await this.persist(message, requestId);
+        await this.deliverDirect(message, author, requestId);
+        return ackOf(message);
+      },
+      // Delivery may be missing too; it is keyed by the message id, so a repeat is dropped.
+      adopt: async (ack) => {
+        const message = messageOf(author, ack, msg, { to_device_id: msg.toDeviceId });
+        await this.persist(message, requestId);
+        await this.deliverDirect(message, author, requestId);
+      },
     });
+  }
+
+  private async deliverDirect(message: MessagePayload, author: Author, requestId?: string): Promise<void> {
+    const to = message.to_device_id!;
+    if (!(await this.live.toDevice(to, 'message', message, { dedupeKey: message.message_id }))) {
+      await this.offline.store([
+        { deviceId: to, kind: 'message', payload: message, dedupeKey: message.message_id },
+      ]);
+    }
+    this.events.emit(Lifecycle.MessageCreated, {
+      message,
+      sessionId: author.sessionId,
+      requestId,
+    } satisfies MessageCreatedEvent);
   }
 
   /**
@@ -279,17 +331,47 @@ export class MessagingService {
     return this.log.current(roomId);
   }
 
-  /** Runs a send once per (device, client id): a repeat returns the first ack. */
+  /**
+   * Runs a send once per (device, client id): a repeat returns the first ack. While the first
+   * attempt is pending and its node is alive, a repeat gets CONFLICT (try again shortly). If
+   * that node is dead (a client that lost its node sends again elsewhere), the repeat settles
+   * the attempt:
+   * - the attempt announced its ack, or left its message in the room log: the repeat adopts
+   *   that message: makes it durable again, which is idempotent (same job id, insert keyed
+   *   by message id), delivers it, and answers its ack;
+   * - nothing of it is to be found: the repeat takes the claim over and sends anew.
+   */
   private async once(
     author: Author,
     requestId: string | undefined,
-    send: () => Promise<MessageSendAck>,
+    steps: {
+      send: () => Promise<MessageSendAck>;
+      adopt: (ack: MessageSendAck) => Promise<void>;
+      find?: () => Promise<MessageSendAck | undefined>;
+    },
   ): Promise<SendResult> {
+    const { send } = steps;
     if (!requestId) return { ack: await send(), duplicate: false };
-    const claim = await this.idempotency.claim<MessageSendAck>(author.deviceId, requestId);
+    const node = this.config.NODE_ID;
+    const claim = await this.idempotency.claim<MessageSendAck>(author.deviceId, requestId, node);
     if (claim.state === 'done') return { ack: claim.result, duplicate: true };
-    if (claim.state === 'pending')
-      throw new RoomcastError(ErrorCode.CONFLICT, `request ${requestId} is already in progress`);
+    if (claim.state === 'pending') {
+      const holder = claim.holder;
+      const inProgress = new RoomcastError(
+        ErrorCode.CONFLICT,
+        `request ${requestId} is already in progress`,
+        CONFLICT_RETRY_MS,
+      );
+      if (holder === undefined || holder === node || (await this.presence.isNodeAlive(holder)))
+        throw inProgress;
+      const announced = claim.prepared ?? (await steps.find?.());
+      if (announced) {
+        await steps.adopt(announced);
+        await this.completeClaim(author, requestId, announced);
+        return { ack: announced, duplicate: true };
+      }
+      if (!(await this.idempotency.takeOver(author.deviceId, requestId, holder, node))) throw inProgress;
+    }
     let ack: MessageSendAck;
     try {
       ack = await send();
@@ -297,13 +379,17 @@ export class MessagingService {
       await this.idempotency.release(author.deviceId, requestId).catch(() => undefined);
       throw err;
     }
-    // The message is durable whatever happens here; a lost record only weakens de-duplication.
+    await this.completeClaim(author, requestId, ack);
+    return { ack, duplicate: false };
+  }
+
+  /** The message is durable whatever happens here; a lost record only weakens de-duplication. */
+  private async completeClaim(author: Author, requestId: string, ack: MessageSendAck): Promise<void> {
     await this.idempotency
       .complete(author.deviceId, requestId, ack)
       .catch((err: Error) =>
         this.logger.warn(`idempotency record for ${author.deviceId}/${requestId} not kept: ${err.message}`),
       );
-    return { ack, duplicate: false };
   }
 
   private acceptInRoom(
@@ -322,7 +408,11 @@ export class MessagingService {
         content: msg.content,
         ...(msg.mentions?.length ? { mentions: msg.mentions } : {}),
       };
-      const appended = await this.log.append(msg.roomId, unnumbered);
+      const appended = await this.log.append(
+        msg.roomId,
+        unnumbered,
+        requestId === undefined ? undefined : sentAs(author, requestId),
+      );
       const message: MessagePayload = { ...unnumbered, seq: appended.seq };
       try {
         await this.persist(message, requestId);
@@ -357,6 +447,9 @@ export class MessagingService {
         ? conversationOf(message.from.device_id, message.to_device_id)
         : null,
     };
+    // Announced before it is durable, so that a repeat can adopt it if this process dies now.
+    if (requestId !== undefined)
+      await this.idempotency.prepare(message.from.device_id, requestId, this.config.NODE_ID, ackOf(message));
     try {
       await this.jobs.enqueue(JobName.PersistMessage, job, message.message_id);
     } catch (err) {

@@ -120,3 +120,21 @@ describe.each(logs)('%s', (name, make) => {
     await redis!.del(keys.key('room', '{LOST}', 'seq'), keys.key('room', '{LOST}', 'log'));
   });
 });
+
+describe.runIf(redis)('RedisRoomLog: sends found by device and client id', () => {
+  it('finds the message appended as a send, with its seq, and nothing for other sends', async () => {
+    const log = logs.find(([name]) => name === 'RedisRoomLog')![1]({});
+    await log.append('R', msg('relay'));
+    await log.append('R', msg('first'), 'd\u0000c-1');
+    await log.append('R', msg('second'), 'd\u0000c-2');
+    expect(await log.findSent('R', 'd\u0000c-1')).toEqual({ ...msg('first'), seq: 2 });
+    expect(await log.findSent('R', 'd\u0000c-3')).toBeUndefined();
+    expect(await log.findSent('OTHER', 'd\u0000c-1')).toBeUndefined();
+    // The field beside the message does not leak into what replays read.
+    expect(await log.since('R', 0)).toEqual([
+      { ...msg('relay'), seq: 1 },
+      { ...msg('first'), seq: 2 },
+      { ...msg('second'), seq: 3 },
+    ]);
+  });
+});

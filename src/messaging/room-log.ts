@@ -26,7 +26,13 @@ export interface Appended {
  * acked) and its seq stays a hole, which a resume reports as `complete: false`.
  */
 export abstract class RoomLog {
-  abstract append(roomId: string, message: UnnumberedMessage): Promise<Appended>;
+  /**
+   * Numbers the message and keeps it. `sentAs` (device and client id of the send) is kept
+   * beside it, out of the message, so that a repeat of a send whose node died can find it.
+   */
+  abstract append(roomId: string, message: UnnumberedMessage, sentAs?: string): Promise<Appended>;
+  /** The kept message appended with `sentAs`, among the newest ROOM_LOG_SIZE. */
+  abstract findSent(roomId: string, sentAs: string): Promise<MessagePayload | undefined>;
   /** Removes the entry, and takes its seq back if it is still the last; false when it was not. */
   abstract retract(roomId: string, appended: Appended): Promise<boolean>;
   /** The last seq given out (0 for a room with no messages). */
@@ -89,6 +95,11 @@ export class LocalRoomLog extends RoomLog {
     return [];
   }
 
+  async findSent(): Promise<undefined> {
+    // Nothing is kept: a message is numbered, written and acked within this one process.
+    return undefined;
+  }
+
   private async seed(roomId: string): Promise<void> {
     if (this.counters.has(roomId)) return;
     let pending = this.seeding.get(roomId);
@@ -127,7 +138,7 @@ export class RedisRoomLog extends RoomLog {
           redis.call('SET', KEYS[1], seed)
         end
         local seq = redis.call('INCR', KEYS[1])
-        local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'm', ARGV[2])
+        local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'm', ARGV[2], 'c', ARGV[5])
         redis.call('PEXPIRE', KEYS[2], ARGV[4])
         return {seq, id}`,
     });
@@ -141,7 +152,7 @@ export class RedisRoomLog extends RoomLog {
     });
   }
 
-  async append(roomId: string, message: UnnumberedMessage): Promise<Appended> {
+  async append(roomId: string, message: UnnumberedMessage, sentAs = ''): Promise<Appended> {
     const [seqKey, streamKey] = this.roomKeys(roomId);
     const seed = (await this.redis.exists(seqKey)) ? 0 : await this.stored.maxSeq(roomId);
     const [seq, entry] = await (this.redis as unknown as LogCommands).rcAppend(
@@ -151,8 +162,15 @@ export class RedisRoomLog extends RoomLog {
       JSON.stringify(message),
       this.config.ROOM_LOG_SIZE,
       this.config.ROOM_LOG_TTL_MS,
+      sentAs,
     );
     return { seq: Number(seq), entry };
+  }
+
+  async findSent(roomId: string, sentAs: string): Promise<MessagePayload | undefined> {
+    const entries = await this.entries(roomId);
+    const found = entries.find(([, fields]) => fields[5] === sentAs);
+    return found && toMessage(found[1]);
   }
 
   async retract(roomId: string, appended: Appended): Promise<boolean> {
@@ -170,21 +188,17 @@ export class RedisRoomLog extends RoomLog {
   }
 
   async since(roomId: string, afterSeq: number): Promise<MessagePayload[]> {
-    // Newest first until afterSeq: the stream holds at most ROOM_LOG_SIZE (approximately) entries.
-    const entries = await this.redis.xrevrange(
-      this.roomKeys(roomId)[1],
-      '+',
-      '-',
-      'COUNT',
-      this.config.ROOM_LOG_SIZE * 2,
-    );
     const messages: MessagePayload[] = [];
-    for (const [, fields] of entries) {
-      const seq = Number(fields[1]);
-      if (seq <= afterSeq) break;
-      messages.push({ ...(JSON.parse(fields[3]) as UnnumberedMessage), seq });
+    for (const [, fields] of await this.entries(roomId)) {
+      if (Number(fields[1]) <= afterSeq) break;
+      messages.push(toMessage(fields));
     }
     return messages.reverse();
+  }
+
+  /** Newest first: the stream holds at most ROOM_LOG_SIZE (approximately) entries. */
+  private entries(roomId: string): Promise<Array<[id: string, fields: string[]]>> {
+    return this.redis.xrevrange(this.roomKeys(roomId)[1], '+', '-', 'COUNT', this.config.ROOM_LOG_SIZE * 2);
   }
 
   /** Both under the room's hash tag: one slot, so the scripts run on Redis Cluster too. */
@@ -192,6 +206,12 @@ export class RedisRoomLog extends RoomLog {
     return [this.keys.key('room', `{${roomId}}`, 'seq'), this.keys.key('room', `{${roomId}}`, 'log')];
   }
 }
+
+/** A stream entry's fields: `s` seq, `m` the message, `c` who sent it as what (may be absent). */
+const toMessage = (fields: string[]): MessagePayload => ({
+  ...(JSON.parse(fields[3]) as UnnumberedMessage),
+  seq: Number(fields[1]),
+});
 
 interface LogCommands {
   rcAppend(
@@ -201,6 +221,7 @@ interface LogCommands {
     message: string,
     maxLen: number,
     ttlMs: number,
+    sentAs: string,
   ): Promise<[number, string]>;
   rcRetract(seqKey: string, streamKey: string, seq: number, entry: string): Promise<number>;
 }

@@ -117,6 +117,12 @@ export class PresenceService {
     return this.store.deadNodes();
   }
 
+  /** Known and with an unexpired heartbeat: neither dead nor already evicted. */
+  async isNodeAlive(nodeId: string): Promise<boolean> {
+    const [nodes, dead] = await Promise.all([this.store.nodes(), this.store.deadNodes()]);
+    return nodes.some((n) => n.node_id === nodeId) && !dead.includes(nodeId);
+  }
+
   /**
    * Removes a dead node's members and routes (or this node's own, at a clean shutdown:
    * `force`). Each member removed is published as Left once, and each session as
