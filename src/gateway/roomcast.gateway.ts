@@ -11,7 +11,7 @@ import { RoomcastError } from '../common/roomcast-error.js';
 import { MessagingService } from '../messaging/messaging.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
-import { Connection } from './connection.js';
+import { Connection, type OutboundBudget } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { DeliveryService } from './delivery.service.js';
 import { FrameRouter } from './frame-router.js';
@@ -39,6 +39,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
   private readonly logger = new Logger('Gateway');
   private heartbeat?: NodeJS.Timeout;
   private shuttingDown = false;
+  private readonly outbound: OutboundBudget;
 
   constructor(
     private readonly config: AppConfig,
@@ -51,7 +52,16 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     private readonly events: EventEmitter2,
     private readonly delivery: DeliveryService,
     private readonly limits: RateLimitService,
-  ) {}
+  ) {
+    this.outbound = {
+      maxBytes: config.OUTBOUND_BUFFER_MAX_BYTES,
+      policy: config.BACKPRESSURE_POLICY,
+      onAction: (conn, action) => {
+        this.metrics.backpressure.inc({ action });
+        if (action === 'disconnected') void this.detach(conn, CloseCode.TRY_AGAIN_LATER);
+      },
+    };
+  }
 
   onApplicationBootstrap(): void {
     this.heartbeat = setInterval(() => this.beat(), this.config.HEARTBEAT_MS);
@@ -68,7 +78,13 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
   }
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
-    const conn = new Connection(socket, randomUUID(), this.clientIp(request), this.config.NODE_ID);
+    const conn = new Connection(
+      socket,
+      randomUUID(),
+      this.clientIp(request),
+      this.config.NODE_ID,
+      this.outbound,
+    );
     if (this.shuttingDown) {
       conn.close(CloseCode.GOING_AWAY, 'server shutting down');
       return;
