@@ -455,6 +455,8 @@ async function main(): Promise<string> {
     HEARTBEAT_MS: String(opts.heartbeatMs),
     DB_MIGRATIONS_RUN: String(migrations),
     ADMIN_TOKEN,
+    // Every simulated client comes from 127.0.0.1: the per-IP connection limit would refuse them.
+    RATE_CONNECT_PER_SEC: '0',
     ...opts.serverEnv,
     RC_BENCH_PARENT_PID: String(process.pid),
   });

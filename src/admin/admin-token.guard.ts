@@ -8,9 +8,16 @@ import {
   UnauthorizedException,
   UseGuards,
 } from '@nestjs/common';
-import { ApiBearerAuth, ApiForbiddenResponse, ApiTags, ApiUnauthorizedResponse } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiForbiddenResponse,
+  ApiTags,
+  ApiTooManyRequestsResponse,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
 import type { Request } from 'express';
 import { AppConfig } from '../config/app-config.js';
+import { AdminRateGuard } from '../rate-limit/admin-rate.guard.js';
 import { ErrorResponseDto } from './dto/error.dto.js';
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
@@ -51,6 +58,11 @@ export function AdminApi(tag: string): ClassDecorator {
       description: 'The admin API is disabled (ADMIN_TOKEN is not set)',
       type: ErrorResponseDto,
     }),
-    UseGuards(AdminTokenGuard),
+    ApiTooManyRequestsResponse({
+      description: 'Too many calls from this address (RATE_ADMIN_PER_SEC); see Retry-After',
+      type: ErrorResponseDto,
+    }),
+    // The rate limit first, so guessing tokens is limited too.
+    UseGuards(AdminRateGuard, AdminTokenGuard),
   );
 }

@@ -6,6 +6,7 @@ import { MessagingModule } from '../messaging/messaging.module.js';
 import { MessagesController } from './messages.controller.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { ReceiptsModule } from '../receipts/receipts.module.js';
 import { RoomsModule } from '../rooms/rooms.module.js';
 import { StatusModule } from '../status/status.module.js';
@@ -31,6 +32,7 @@ import { StatsController } from './stats.controller.js';
     ReceiptsModule,
     StatusModule,
     NotificationsModule,
+    RateLimitModule,
   ],
   controllers: [
     StatsController,

@@ -9,12 +9,15 @@ import type { RedisKeys } from '../redis/redis.module.js';
  * once by the node where it was produced; the header says who gets it.
  */
 export type BusHeader =
-  /** A frame for a room's members (`seq` for room messages, so receivers keep seq order). */
-  | { t: 'room'; r: string; x?: string; s?: number; bin?: 1 }
+  /**
+   * A frame for a room's members (`seq` for room messages, so receivers keep seq order;
+   * `v`: volatile, typing or presence, skipped first for slow clients).
+   */
+  | { t: 'room'; r: string; x?: string; s?: number; bin?: 1; v?: 1 }
   /** The room was deleted: its members get the body, then leave it. */
   | { t: 'room.closed'; r: string }
   /** A frame for one device; `keep`: store it in its inbox if it turns out not to be here. */
-  | { t: 'device'; d: string; keep?: { kind: string; key: string } }
+  | { t: 'device'; d: string; keep?: { kind: string; key: string }; v?: 1 }
   | { t: 'kick'; d: string; reason: string }
   /** Another node took the device over: close this session with 4409. */
   | { t: 'replaced'; d: string; sid: string }

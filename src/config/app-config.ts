@@ -3,6 +3,7 @@ import { Transform } from 'class-transformer';
 import { IsBoolean, IsIn, IsInt, IsOptional, IsString, Matches, Max, Min, MinLength } from 'class-validator';
 
 export type Role = 'all' | 'gateway' | 'worker';
+export type BackpressurePolicy = 'disconnect' | 'drop';
 export type LogLevel = 'fatal' | 'error' | 'warn' | 'log' | 'debug' | 'verbose';
 
 const toInt = ({ value }: { value: unknown }) =>
@@ -250,6 +251,86 @@ export class AppConfig {
   /** Cluster: sharded pub/sub (SSUBSCRIBE, Redis 7+, works on Redis Cluster) or classic; auto picks by server version. */
   @IsIn(['auto', 'sharded', 'classic'])
   CLUSTER_PUBSUB: 'auto' | 'sharded' | 'classic' = 'auto';
+
+  // Rate limits (0 turns a limit off). Each is a fixed one-second window; a burst is the
+  // number of extra frames allowed above the rate, refilled every RATE_BURST_WINDOW_MS.
+  // In cluster mode the counters live in Redis, so a limit holds across every node.
+
+  /** Per device: `message.send` and relayed frames (typeless, `text`, binary). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_SEND_PER_SEC = 20;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_SEND_BURST = 40;
+
+  /** Per device: every other request after the handshake. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_REQUESTS_PER_SEC = 50;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_REQUESTS_BURST = 100;
+
+  /** How often the burst allowance of the per-device limits refills. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  RATE_BURST_WINDOW_MS = 10_000;
+
+  /** Per room: messages (and relayed frames) fanned out into one room, from all its members together. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_ROOM_MSGS_PER_SEC = 200;
+
+  /** Per client IP: new WebSocket connections. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_CONNECT_PER_SEC = 20;
+
+  /** Per client IP: admin API calls under /api. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_ADMIN_PER_SEC = 20;
+
+  /** A connection refused RATE_LIMITED more than this many times within RATE_ABUSE_WINDOW_MS is closed with 4429. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  RATE_ABUSE_STRIKES = 20;
+
+  @Transform(toInt)
+  @IsInt()
+  @Min(1000)
+  RATE_ABUSE_WINDOW_MS = 10_000;
+
+  /**
+   * Outbound budget per connection: bytes written to its socket and not yet taken by the
+   * client (ws bufferedAmount) plus frames held during its handshake. 0 = unbounded.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  OUTBOUND_BUFFER_MAX_BYTES = 1024 * 1024;
+
+  /** What happens to a connection over its outbound budget: closed with 1013, or frames skipped. */
+  @IsIn(['disconnect', 'drop'])
+  BACKPRESSURE_POLICY: BackpressurePolicy = 'disconnect';
+
+  /** Sockets written per event-loop turn when one frame goes to a room's local members. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(1)
+  FANOUT_SLICE_SIZE = 500;
 
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: LogLevel = 'log';

@@ -2,7 +2,9 @@ import { Injectable } from '@nestjs/common';
 import { LocalNode } from '../cluster/local-node.js';
 import type { LocalPresence } from '../presence/presence.service.js';
 import type { Member } from '../presence/presence.store.js';
-import type { Connection } from './connection.js';
+import { AppConfig } from '../config/app-config.js';
+import type { Connection, OutboundFrame } from './connection.js';
+import { RoomFanout } from './room-fanout.js';
 
 /** Told when this node gets its first member of a room and loses its last. */
 export interface RoomListener {
@@ -15,10 +17,16 @@ export interface RoomListener {
 @Injectable()
 export class ConnectionRegistry extends LocalNode {
   private listener?: RoomListener;
+  private readonly fanout: RoomFanout<Connection>;
   /** Every open socket, handshaken or not. */
   readonly all = new Set<Connection>();
   private readonly byDevice = new Map<string, Connection>();
   private readonly byRoom = new Map<string, Set<Connection>>();
+
+  constructor(config: AppConfig) {
+    super();
+    this.fanout = new RoomFanout(config.FANOUT_SLICE_SIZE);
+  }
 
   get size(): number {
     return this.byDevice.size;
@@ -87,21 +95,18 @@ export class ConnectionRegistry extends LocalNode {
   }
 
   /**
-   * Sends one serialised frame to the room's sockets, except the session given. The frame
-   * is serialised by the caller once; `binary` relays binary frames unchanged; `seq` marks
-   * a room message (a socket still in its handshake skips it if it was replayed).
-   * Returns how many sockets it was written to.
+   * Sends one serialised frame to the room's sockets (those there now), except the session
+   * given. The frame is serialised by the caller once; large rooms are written in slices, in
+   * order per room (RoomFanout). Returns how many sockets it goes to.
    */
-  broadcast(roomId: string, frame: Buffer, exceptSessionId?: string, binary = false, seq?: number): number {
+  broadcast(roomId: string, frame: Buffer, options: OutboundFrame & { except?: string } = {}): number {
     const members = this.byRoom.get(roomId);
     if (!members) return 0;
-    let sent = 0;
-    for (const conn of members) {
-      if (conn.sessionId === exceptSessionId || !conn.open) continue;
-      conn.deliver(frame, binary, roomId, seq);
-      sent++;
-    }
-    return sent;
+    const { except, ...outbound } = options;
+    const delivery = { ...outbound, roomId };
+    const recipients = [...members].filter((conn) => conn.sessionId !== except && conn.open);
+    this.fanout.push(roomId, recipients, (conn) => conn.deliver(frame, delivery));
+    return recipients.length;
   }
 }
 

@@ -1,14 +1,40 @@
-import type { ServerEventMap } from '#protocol';
+import { CloseCode, type ServerEventMap } from '#protocol';
 import { WebSocket } from 'ws';
 import type { Principal } from '../auth/auth.service.js';
+import type { BackpressurePolicy } from '../config/app-config.js';
 import type { Member, Session } from '../presence/presence.store.js';
 
-interface HeldFrame {
-  frame: Buffer;
-  binary: boolean;
+/** How a frame from outside the connection's request/answer flow is sent. */
+export interface OutboundFrame {
+  binary?: boolean;
+  /** With `seq`: a room message, skipped if the handshake already replayed it. */
   roomId?: string;
   seq?: number;
+  /** Typing and presence: worth little once late, so a slow client loses these first. */
+  volatile?: boolean;
 }
+
+interface HeldFrame extends OutboundFrame {
+  frame: Buffer;
+}
+
+export type BackpressureAction = 'disconnected' | 'dropped' | 'dropped_volatile';
+
+/**
+ * The outbound budget of every connection: bytes written and not yet taken by the client
+ * (ws bufferedAmount) plus frames held during the handshake. A frame that would go past
+ * `maxBytes` (0: no budget) is skipped (`drop`) or the connection is closed with 1013
+ * (`disconnect`); volatile frames are skipped past half of it, whatever the policy.
+ */
+export interface OutboundBudget {
+  maxBytes: number;
+  policy: BackpressurePolicy;
+  /** Told of every frame skipped and every connection closed for not reading fast enough. */
+  onAction(conn: Connection, action: BackpressureAction): void;
+}
+
+/** A client over its budget gets this long to take the close frame before its socket is destroyed. */
+const SLOW_CLOSE_GRACE_MS = 1000;
 
 /**
  * One socket and what the server knows of it. Fields are set by the handshake; handlers
@@ -34,6 +60,9 @@ export class Connection {
    * no message twice (replayed and live).
    */
   held: HeldFrame[] | null = null;
+  private heldBytes = 0;
+  /** Closed for not reading: nothing more is written. */
+  private tooSlow = false;
   /** Per resumed room, the last seq the handshake replayed. */
   readonly replayed = new Map<string, number>();
   /** Set while the client's receipt of its offline items is being confirmed by a ping. */
@@ -44,6 +73,7 @@ export class Connection {
     readonly sessionId: string,
     readonly clientIp: string,
     readonly nodeId: string,
+    private readonly budget: OutboundBudget,
   ) {}
 
   get member(): Member {
@@ -70,27 +100,31 @@ export class Connection {
 
   /**
    * Sends a frame from outside the connection's own request/answer flow: held during the
-   * handshake. `roomId`/`seq` identify a room message, to skip it if the handshake replayed it.
+   * handshake.
    */
-  deliver(frame: Buffer, binary = false, roomId?: string, seq?: number): void {
-    if (this.held) this.held.push({ frame, binary, roomId, seq });
-    else if (this.open) this.socket.send(frame, { binary });
+  deliver(frame: Buffer, options: OutboundFrame = {}): void {
+    if (!this.held) return this.write(frame, options.binary ?? false, options.volatile);
+    if (this.fits(this.heldBytes, frame.length, options.volatile)) {
+      this.held.push({ frame, ...options });
+      this.heldBytes += frame.length;
+    }
   }
 
   /** Sends what was held during the handshake, minus room messages it already replayed. */
   release(): void {
     const held = this.held ?? [];
     this.held = null;
+    this.heldBytes = 0;
     for (const h of held) {
       if (h.roomId !== undefined && h.seq !== undefined && h.seq <= (this.replayed.get(h.roomId) ?? 0))
         continue;
-      this.deliver(h.frame, h.binary);
+      this.write(h.frame, h.binary ?? false, h.volatile);
     }
   }
 
   /** Sends a frame already serialised (text). Silently drops it on a closing socket. */
   sendRaw(frame: string | Buffer): void {
-    if (this.open) this.socket.send(frame, { binary: false });
+    this.write(frame, false);
   }
 
   send(frame: object): void {
@@ -99,6 +133,38 @@ export class Connection {
 
   event<T extends keyof ServerEventMap>(type: T, data: ServerEventMap[T], id?: string): void {
     this.send(id === undefined ? { type, data } : { type, id, data });
+  }
+
+  private write(frame: string | Buffer, binary: boolean, volatile = false): void {
+    if (!this.open || this.tooSlow) return;
+    const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
+    if (this.fits(this.socket.bufferedAmount + this.heldBytes, size, volatile))
+      this.socket.send(frame, { binary });
+  }
+
+  /**
+   * Whether a frame of `size` may be added to `pending` bytes; acts on the budget when not.
+   * A frame always goes when nothing is pending, so one larger than the budget still reaches
+   * a client that keeps up; what one connection holds stays below the budget plus one frame.
+   */
+  private fits(pending: number, size: number, volatile = false): boolean {
+    const { maxBytes, policy } = this.budget;
+    if (maxBytes === 0 || pending === 0) return true;
+    if (volatile && pending + size > maxBytes / 2) {
+      this.budget.onAction(this, 'dropped_volatile');
+      return false;
+    }
+    if (pending + size <= maxBytes) return true;
+    if (policy === 'drop') {
+      this.budget.onAction(this, 'dropped');
+      return false;
+    }
+    this.tooSlow = true;
+    this.budget.onAction(this, 'disconnected');
+    this.close(CloseCode.TRY_AGAIN_LATER, 'not reading fast enough; reconnect later');
+    // The close frame waits behind everything buffered, which a stalled client never reads.
+    setTimeout(() => this.socket.terminate(), SLOW_CLOSE_GRACE_MS).unref();
+    return false;
   }
 
   close(code: number, reason: string): void {

@@ -104,7 +104,13 @@ export class DeliveryService extends LiveDelivery implements RoomListener {
 
   /** A frame already serialised (a binary relay, say) to a room's members, except one session. */
   roomRaw(roomId: string, frame: Buffer, type: string, exceptSessionId?: string, binary = false): void {
-    const header: BusHeader = { t: 'room', r: roomId, x: exceptSessionId, ...(binary ? { bin: 1 } : {}) };
+    const header: BusHeader = {
+      t: 'room',
+      r: roomId,
+      x: exceptSessionId,
+      ...(binary ? { bin: 1 } : {}),
+      ...(VOLATILE.has(type) ? { v: 1 } : {}),
+    };
     this.bus.publishRoom(roomId, header, frame);
     this.roomFrame(header, frame, type);
   }
@@ -116,13 +122,19 @@ export class DeliveryService extends LiveDelivery implements RoomListener {
     keep?: KeepOffline,
   ): Promise<boolean> {
     const frame = Buffer.from(JSON.stringify({ type, data }));
-    if (this.deliverLocal(deviceId, frame, type)) return true;
+    const volatile = VOLATILE.has(type);
+    if (this.deliverLocal(deviceId, frame, type, volatile)) return true;
     if (!this.bus.distributed) return false;
     const route = await this.presence.route(deviceId).catch(() => undefined);
     if (!route || route.nodeId === this.config.NODE_ID) return false;
     return this.toNode(
       route.nodeId,
-      { t: 'device', d: deviceId, ...(keep ? { keep: { kind: type, key: keep.dedupeKey } } : {}) },
+      {
+        t: 'device',
+        d: deviceId,
+        ...(keep ? { keep: { kind: type, key: keep.dedupeKey } } : {}),
+        ...(volatile ? { v: 1 } : {}),
+      },
       frame,
     );
   }
@@ -157,7 +169,8 @@ export class DeliveryService extends LiveDelivery implements RoomListener {
         for (const conn of [...this.registry.local(header.r)]) this.registry.leave(conn, header.r);
         return;
       case 'device':
-        if (!this.deliverLocal(header.d, body, 'cluster') && header.keep) void this.keep(header, body);
+        if (!this.deliverLocal(header.d, body, 'cluster', header.v === 1) && header.keep)
+          void this.keep(header, body);
         return;
       case 'all':
         return this.everyone(body);
@@ -167,7 +180,12 @@ export class DeliveryService extends LiveDelivery implements RoomListener {
   /** On this node, in seq order for room messages. */
   private roomFrame(header: Extract<BusHeader, { t: 'room' }>, frame: Buffer, type: string): void {
     const send = () => {
-      const sent = this.registry.broadcast(header.r, frame, header.x, header.bin === 1, header.s);
+      const sent = this.registry.broadcast(header.r, frame, {
+        except: header.x,
+        binary: header.bin === 1,
+        seq: header.s,
+        volatile: header.v === 1,
+      });
       this.metrics.framesOut.inc({ type }, sent);
       if (header.s !== undefined) this.metrics.fanout.observe(sent);
     };
@@ -175,10 +193,10 @@ export class DeliveryService extends LiveDelivery implements RoomListener {
     else send();
   }
 
-  private deliverLocal(deviceId: string, frame: Buffer, type: string): boolean {
+  private deliverLocal(deviceId: string, frame: Buffer, type: string, volatile: boolean): boolean {
     const conn = this.registry.device(deviceId);
     if (!conn?.open) return false;
-    conn.deliver(frame);
+    conn.deliver(frame, { volatile });
     this.metrics.framesOut.inc({ type });
     return true;
   }
@@ -220,3 +238,6 @@ export class DeliveryService extends LiveDelivery implements RoomListener {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+/** Frame types a slow client loses first (OutboundFrame.volatile): stale the moment they are late. */
+const VOLATILE: ReadonlySet<string> = new Set(['typing', 'presence.join', 'presence.leave']);

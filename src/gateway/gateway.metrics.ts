@@ -9,6 +9,7 @@ export class GatewayMetrics {
   readonly framesOut: Counter<'type'>;
   readonly handshakes: Counter<'outcome'>;
   readonly fanout: Histogram;
+  readonly backpressure: Counter<'action'>;
 
   constructor(registry: Registry, connections: ConnectionRegistry) {
     new Gauge({
@@ -43,6 +44,12 @@ export class GatewayMetrics {
       name: 'roomcast_handshakes_total',
       help: 'Handshakes, by outcome',
       labelNames: ['outcome'],
+      registers: [registry],
+    });
+    this.backpressure = new Counter({
+      name: 'roomcast_backpressure_actions_total',
+      help: 'Frames skipped (dropped, dropped_volatile) and connections closed (disconnected) for clients over OUTBOUND_BUFFER_MAX_BYTES',
+      labelNames: ['action'],
       registers: [registry],
     });
     this.fanout = new Histogram({

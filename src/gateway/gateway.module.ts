@@ -9,6 +9,7 @@ import { MessagingModule } from '../messaging/messaging.module.js';
 import { NotificationsModule } from '../notifications/notifications.module.js';
 import { OfflineModule } from '../offline/offline.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { ReceiptsModule } from '../receipts/receipts.module.js';
 import { RoomsModule } from '../rooms/rooms.module.js';
 import { TypingModule } from '../typing/typing.module.js';
@@ -41,6 +42,7 @@ import { SessionsService } from './sessions.service.js';
     ReceiptsModule,
     TypingModule,
     NotificationsModule,
+    RateLimitModule,
   ],
   providers: [
     RoomcastGateway,

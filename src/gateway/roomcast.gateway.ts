@@ -10,7 +10,8 @@ import { Lifecycle, type DisconnectedEvent } from '../common/lifecycle-events.js
 import { RoomcastError } from '../common/roomcast-error.js';
 import { MessagingService } from '../messaging/messaging.service.js';
 import { PresenceService } from '../presence/presence.service.js';
-import { Connection } from './connection.js';
+import { RateLimitService } from '../rate-limit/rate-limit.service.js';
+import { Connection, type OutboundBudget } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { DeliveryService } from './delivery.service.js';
 import { FrameRouter } from './frame-router.js';
@@ -25,6 +26,9 @@ const ABNORMAL_CLOSURE = 1006;
 /** Legacy room-manager chat frames; relayed and stored as `text` messages. */
 const LEGACY_TEXT_TYPE = 'text';
 
+/** Counted in the `send` rate limit with relayed frames; every other request in `request`. */
+const SEND_TYPE = 'message.send';
+
 /**
  * The socket side of the server: connection lifecycle, handshake timeout, heartbeat, and the
  * dispatch of each frame (typed requests to the FrameRouter, typeless and binary frames to
@@ -35,6 +39,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
   private readonly logger = new Logger('Gateway');
   private heartbeat?: NodeJS.Timeout;
   private shuttingDown = false;
+  private readonly outbound: OutboundBudget;
 
   constructor(
     private readonly config: AppConfig,
@@ -46,7 +51,17 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     private readonly metrics: GatewayMetrics,
     private readonly events: EventEmitter2,
     private readonly delivery: DeliveryService,
-  ) {}
+    private readonly limits: RateLimitService,
+  ) {
+    this.outbound = {
+      maxBytes: config.OUTBOUND_BUFFER_MAX_BYTES,
+      policy: config.BACKPRESSURE_POLICY,
+      onAction: (conn, action) => {
+        this.metrics.backpressure.inc({ action });
+        if (action === 'disconnected') void this.detach(conn, CloseCode.TRY_AGAIN_LATER);
+      },
+    };
+  }
 
   onApplicationBootstrap(): void {
     this.heartbeat = setInterval(() => this.beat(), this.config.HEARTBEAT_MS);
@@ -67,12 +82,20 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
   }
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
-    const conn = new Connection(socket, randomUUID(), this.clientIp(request), this.config.NODE_ID);
+    const conn = new Connection(
+      socket,
+      randomUUID(),
+      this.clientIp(request),
+      this.config.NODE_ID,
+      this.outbound,
+    );
     if (this.shuttingDown) {
       conn.close(CloseCode.GOING_AWAY, 'server shutting down');
       return;
     }
     this.registry.all.add(conn);
+    // Frames wait for the per-IP admission check.
+    conn.queue = this.admit(conn);
     conn.handshakeTimer = setTimeout(() => {
       this.metrics.handshakes.inc({ outcome: 'timeout' });
       conn.close(CloseCode.HANDSHAKE_TIMEOUT, 'handshake timeout');
@@ -87,6 +110,18 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     });
     socket.on('error', (err) => this.logger.debug(`socket ${conn.sessionId}: ${err.message}`));
     socket.on('close', (code: number) => void this.detach(conn, code));
+  }
+
+  /** New connections per client IP are limited: an excess one is told RATE_LIMITED and closed with 4429. */
+  private async admit(conn: Connection): Promise<void> {
+    try {
+      await this.limits.consume('connect', conn.clientIp);
+    } catch (err) {
+      this.fail(conn, err, undefined);
+      this.metrics.handshakes.inc({ outcome: 'rate_limited' });
+      await this.detach(conn, CloseCode.RATE_LIMIT_ABUSE);
+      conn.close(CloseCode.RATE_LIMIT_ABUSE, 'too many connections from this address');
+    }
   }
 
   /** Removes the connection from rooms and registry, once, whatever closed it. */
@@ -130,39 +165,60 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     if (conn.detached) return;
     let requestId: string | undefined;
     try {
-      if (isBinary) return this.onBinary(conn, toBuffer(data));
-      const text = toBuffer(data).toString('utf8');
-      let frame: ParsedFrame;
-      try {
-        frame = parseFrame(text);
-      } catch (err) {
-        if (!conn.handshaken)
-          throw new HandshakeError(ErrorCode.BAD_REQUEST, (err as Error).message, CloseCode.BAD_HANDSHAKE);
-        throw err;
-      }
-      if (frame.kind === 'typed') requestId = frame.id;
-      if (!conn.handshaken) return await this.onHello(conn, frame);
-      if (frame.kind === 'typeless') return await this.relay(conn, text, frame.raw, 'custom');
-      this.metrics.framesIn.inc({ type: this.router.has(frame.type) ? frame.type : 'other' });
-      if (frame.type === LEGACY_TEXT_TYPE && !this.router.has(LEGACY_TEXT_TYPE)) {
-        return await this.relay(
-          conn,
-          text,
-          frame.raw,
-          typeof frame.raw.content === 'string' ? 'text' : 'custom',
+      if (isBinary && !conn.handshaken)
+        throw new HandshakeError(
+          ErrorCode.BAD_REQUEST,
+          'the first frame must be hello',
+          CloseCode.BAD_HANDSHAKE,
         );
-      }
-      if (!this.router.has(frame.type) && this.config.RELAY_UNKNOWN_TYPES)
-        return await this.relay(conn, text, frame.raw, 'custom');
+      const bytes = toBuffer(data);
+      const text = isBinary ? '' : bytes.toString('utf8');
+      const frame = isBinary ? undefined : this.parse(conn, text);
+      if (frame?.kind === 'typed') requestId = frame.id;
+      if (!conn.handshaken) return await this.onHello(conn, frame!);
+      const type = frame?.kind === 'typed' ? frame.type : frame ? '' : 'binary';
+      this.metrics.framesIn.inc({ type: !frame || this.router.has(type) ? type : 'other' });
+      const relay = frame ? this.relayKind(frame) : 'binary';
+      // The one place per-device limits apply: a refused frame goes no further (no seq, nothing stored).
+      await this.limits.consume(relay || type === SEND_TYPE ? 'send' : 'request', conn.deviceId);
+      if (relay === 'binary') return await this.relayBinary(conn, bytes);
+      if (relay) return await this.relay(conn, text, frame!.raw, relay);
+      const typed = frame as Extract<ParsedFrame, { kind: 'typed' }>;
       const result = await this.router.dispatch(
-        frame.type,
-        { connection: conn, requestId: frame.id },
-        frame.data,
+        typed.type,
+        { connection: conn, requestId: typed.id },
+        typed.data,
       );
-      this.reply(conn, frame.id, result);
+      this.reply(conn, typed.id, result);
     } catch (err) {
       this.fail(conn, err, requestId);
+      if (RoomcastError.from(err)?.code === ErrorCode.RATE_LIMITED) await this.strike(conn);
     }
+  }
+
+  /** A connection that keeps sending past its limits is closed with 4429. */
+  private async strike(conn: Connection): Promise<void> {
+    if (!(await this.limits.strike(conn.sessionId))) return;
+    await this.detach(conn, CloseCode.RATE_LIMIT_ABUSE);
+    conn.close(CloseCode.RATE_LIMIT_ABUSE, 'rate limit abuse');
+  }
+
+  private parse(conn: Connection, text: string): ParsedFrame {
+    try {
+      return parseFrame(text);
+    } catch (err) {
+      if (!conn.handshaken)
+        throw new HandshakeError(ErrorCode.BAD_REQUEST, (err as Error).message, CloseCode.BAD_HANDSHAKE);
+      throw err;
+    }
+  }
+
+  /** How a frame is relayed to the primary room as it is, if it is not a request for a handler. */
+  private relayKind(frame: ParsedFrame): 'custom' | 'text' | undefined {
+    if (frame.kind === 'typeless') return 'custom';
+    if (this.router.has(frame.type)) return undefined;
+    if (frame.type === LEGACY_TEXT_TYPE) return typeof frame.raw.content === 'string' ? 'text' : 'custom';
+    return this.config.RELAY_UNKNOWN_TYPES ? 'custom' : undefined;
   }
 
   private async onHello(conn: Connection, frame: ParsedFrame): Promise<void> {
@@ -171,16 +227,11 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     this.metrics.handshakes.inc({ outcome: 'ok' });
   }
 
-  private onBinary(conn: Connection, data: Buffer): void {
-    if (!conn.handshaken)
-      throw new HandshakeError(
-        ErrorCode.BAD_REQUEST,
-        'the first frame must be hello',
-        CloseCode.BAD_HANDSHAKE,
-      );
-    this.metrics.framesIn.inc({ type: 'binary' });
+  private async relayBinary(conn: Connection, data: Buffer): Promise<void> {
     if (!conn.primaryRoom) throw RoomcastError.notFound('no primary room to relay to');
-    this.delivery.roomRaw(conn.primaryRoom, data, 'binary', conn.sessionId, true);
+    const roomId = conn.primaryRoom;
+    await this.limits.consume('room', roomId);
+    this.delivery.roomRaw(roomId, data, 'binary', conn.sessionId, true);
   }
 
   private async relay(

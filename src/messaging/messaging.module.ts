@@ -5,6 +5,7 @@ import type { Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { OfflineModule } from '../offline/offline.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
+import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { RedisKeys } from '../redis/redis.module.js';
 import { IdempotencyKeyEntity } from './idempotency-key.entity.js';
 import { IdempotencyStore, RedisIdempotencyStore, SqlIdempotencyStore } from './idempotency.store.js';
@@ -41,7 +42,12 @@ const ports: Provider[] = [
 ];
 
 @Module({
-  imports: [TypeOrmModule.forFeature([MessageEntity, IdempotencyKeyEntity]), PresenceModule, OfflineModule],
+  imports: [
+    TypeOrmModule.forFeature([MessageEntity, IdempotencyKeyEntity]),
+    PresenceModule,
+    OfflineModule,
+    RateLimitModule,
+  ],
   providers: [MessagingService, StoredSeqReader, ...ports],
   exports: [MessagingService, RoomLog],
 })

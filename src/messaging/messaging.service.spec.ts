@@ -1,4 +1,5 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
+import { Registry } from 'prom-client';
 import type { Repository } from 'typeorm';
 import { describe, expect, it } from 'vitest';
 import { Lifecycle, type MessageCreatedEvent } from '../common/lifecycle-events.js';
@@ -7,6 +8,8 @@ import { loadConfig } from '../config/load-config.js';
 import type { OfflineService } from '../offline/offline.service.js';
 import type { PresenceService } from '../presence/presence.service.js';
 import { RoomcastError } from '../common/roomcast-error.js';
+import { MemoryLimiterStore } from '../rate-limit/limiter-store.js';
+import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { JobQueue } from '../persistence/job-queue.js';
 import type { JobName, JobPayloads } from '../persistence/job-registry.js';
 import { type Claim, IdempotencyStore } from './idempotency.store.js';
@@ -79,7 +82,8 @@ class ScriptedQueue extends JobQueue {
   }
 }
 
-function service() {
+function service(env: Record<string, string> = {}) {
+  const config = loadConfig({ TEXT_MAX_CHARS: '10', CONTENT_MAX_BYTES: '100', NODE_ID: 'here', ...env });
   const events = new EventEmitter2();
   const delivered: MessageCreatedEvent[] = [];
   events.on(Lifecycle.MessageCreated, (e: MessageCreatedEvent) => delivered.push(e));
@@ -101,7 +105,8 @@ function service() {
     live,
     offline,
     presence,
-    loadConfig({ TEXT_MAX_CHARS: '10', CONTENT_MAX_BYTES: '100', NODE_ID: 'here' }),
+    config,
+    new RateLimitService(config, new MemoryLimiterStore(), new Registry()),
     {} as Repository<MessageEntity>,
   );
   return { messaging, queue, delivered, idempotency, log, deadNodes };
@@ -111,6 +116,22 @@ const author = { deviceId: 'd1', identity: 'alice', sessionId: 's1' };
 const text = (content: string) => ({ roomId: 'R1', kind: 'text' as const, content });
 
 describe('MessagingService', () => {
+  it('refuses a room message over RATE_ROOM_MSGS_PER_SEC before it takes a seq', async () => {
+    const { messaging, queue, delivered } = service({ RATE_ROOM_MSGS_PER_SEC: '2' });
+    await messaging.sendToRoom(author, text('a'));
+    await messaging.sendToRoom(author, text('b'));
+    await expect(messaging.sendToRoom(author, text('c'))).rejects.toMatchObject({ code: 'RATE_LIMITED' });
+    // Another room has its own allowance and its own seq.
+    const other = await messaging.sendToRoom(author, { ...text('d'), roomId: 'R2' });
+    expect(other.ack.seq).toBe(1);
+    expect(delivered.map((e) => [e.message.room_id, e.message.seq])).toEqual([
+      ['R1', 1],
+      ['R1', 2],
+      ['R2', 1],
+    ]);
+    expect(queue.jobs).toHaveLength(3);
+  });
+
   it('acks after the job is queued and publishes the message once, in seq order', async () => {
     const { messaging, queue, delivered } = service();
     const acks = await Promise.all(['a', 'b', 'c'].map((c) => messaging.sendToRoom(author, text(c))));

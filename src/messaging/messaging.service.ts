@@ -5,6 +5,7 @@ import { ErrorCode, type MessageKind, type MessagePayload, type MessageSendAck }
 import { Repository } from 'typeorm';
 import { v7 as uuidv7 } from 'uuid';
 import { AppConfig } from '../config/app-config.js';
+import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { Lifecycle, type MessageCreatedEvent } from '../common/lifecycle-events.js';
 import { LiveDelivery } from '../common/live-delivery.js';
 import { RoomcastError } from '../common/roomcast-error.js';
@@ -123,6 +124,7 @@ export class MessagingService {
     private readonly offline: OfflineService,
     private readonly presence: PresenceService,
     private readonly config: AppConfig,
+    private readonly limits: RateLimitService,
     @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
   ) {}
 
@@ -392,12 +394,14 @@ export class MessagingService {
       );
   }
 
-  private acceptInRoom(
+  private async acceptInRoom(
     author: Author,
     msg: RoomMessage,
     requestId?: string,
     relayFrame?: string,
   ): Promise<MessagePayload> {
+    // Before the room's chain: a refused message takes no seq and waits for nothing.
+    await this.limits.consume('room', msg.roomId);
     return this.inRoomOrder(msg.roomId, async () => {
       const unnumbered: UnnumberedMessage = {
         message_id: uuidv7(),

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { startApp, type RunningApp } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { NO_RATE_LIMITS } from './limits.js';
 import { provisionServices, type Mode, type Services } from './services.js';
 
 export interface TestServer extends RunningApp {
@@ -64,6 +65,7 @@ export async function startTestServer(
     // Unique per server: nodes that share a Redis prefix must not share an id.
     NODE_ID: `test-${process.pid}-${++servers}`,
     JOB_BACKOFF_MS: '50',
+    ...NO_RATE_LIMITS,
     ...environment.env,
     ...env,
   });

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { NO_RATE_LIMITS } from './limits.js';
 
 /** The repository root: the server runs from src/main.ts there, as `npm run start:dev` does. */
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -78,7 +79,8 @@ function installExitHook(): void {
 /**
  * The server as operators run it: its own process, from src/main.ts (run through SWC, with the
  * `roomcast-source` condition so `#protocol` resolves to source). `env` adds to the test
- * process's environment and to these defaults: PORT=0, LOG_LEVEL=log, STATUS_INTERVAL_MS=0.
+ * process's environment and to these defaults: PORT=0, LOG_LEVEL=log, STATUS_INTERVAL_MS=0, rate
+ * limits off (NO_RATE_LIMITS).
  */
 export function spawnServer(env: Record<string, string>, options: SpawnOptions = {}): ServerProcess {
   installExitHook();
@@ -94,7 +96,14 @@ export function spawnServer(env: Record<string, string>, options: SpawnOptions =
     ],
     {
       cwd: ROOT,
-      env: { ...process.env, PORT: '0', LOG_LEVEL: 'log', STATUS_INTERVAL_MS: '0', ...env },
+      env: {
+        ...process.env,
+        PORT: '0',
+        LOG_LEVEL: 'log',
+        STATUS_INTERVAL_MS: '0',
+        ...NO_RATE_LIMITS,
+        ...env,
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     },
   );

@@ -19,6 +19,8 @@ export const CloseCode = {
   NORMAL: 1000,
   GOING_AWAY: 1001,
   MESSAGE_TOO_BIG: 1009,
+  /** The client did not read its frames fast enough (outbound buffer full): reconnect and resume. */
+  TRY_AGAIN_LATER: 1013,
   BAD_HANDSHAKE: 4400,
   UNAUTHORIZED: 4401,
   FORBIDDEN: 4403,
