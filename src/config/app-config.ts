@@ -78,6 +78,7 @@ export class AppConfig {
   @Transform(toInt)
   @IsInt()
   @Min(0)
+  @Max(24 * 60 * 60 * 1000)
   JWT_EXPIRY_WARNING_MS = 60_000;
 
   /** Comma-separated origins allowed to open /ws from a browser; unset allows every origin. */

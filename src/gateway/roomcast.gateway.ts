@@ -5,12 +5,14 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { CloseCode, ErrorCode, type ErrorFrame } from '#protocol';
 import type { RawData, WebSocket } from 'ws';
+import { assertAllowed, Permission } from '../auth/permissions.js';
 import { AppConfig } from '../config/app-config.js';
 import { Lifecycle, type DisconnectedEvent } from '../common/lifecycle-events.js';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { MessagingService } from '../messaging/messaging.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { Connection } from './connection.js';
+import { ConnectionCaps } from './connection-caps.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { DeliveryService } from './delivery.service.js';
 import { FrameRouter } from './frame-router.js';
@@ -18,6 +20,8 @@ import { FrameError, parseFrame, type ParsedFrame } from './frames.js';
 import { GatewayMetrics } from './gateway.metrics.js';
 import { EventReply } from './handler-context.js';
 import { HandshakeError, HandshakeService } from './handshake.service.js';
+import { TokenExpiry } from './token-expiry.js';
+import { upgradeToken } from './upgrade.js';
 
 /** Recorded for connections cut off by the heartbeat: they never sent a close frame. */
 const ABNORMAL_CLOSURE = 1006;
@@ -46,6 +50,8 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     private readonly metrics: GatewayMetrics,
     private readonly events: EventEmitter2,
     private readonly delivery: DeliveryService,
+    private readonly caps: ConnectionCaps,
+    private readonly expiry: TokenExpiry,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -63,11 +69,13 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
   }
 
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
-    const conn = new Connection(socket, randomUUID(), this.clientIp(request), this.config.NODE_ID);
+    const conn = new Connection(socket, randomUUID(), this.caps.clientIp(request), this.config.NODE_ID);
     if (this.shuttingDown) {
       conn.close(CloseCode.GOING_AWAY, 'server shutting down');
       return;
     }
+    conn.upgradeToken = upgradeToken(request);
+    this.caps.opened(conn);
     this.registry.all.add(conn);
     conn.handshakeTimer = setTimeout(() => {
       this.metrics.handshakes.inc({ outcome: 'timeout' });
@@ -90,6 +98,8 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     if (conn.detached) return;
     conn.detached = true;
     clearTimeout(conn.handshakeTimer);
+    this.caps.closed(conn);
+    this.expiry.forget(conn);
     const rooms = [...conn.rooms];
     this.registry.unregister(conn);
     if (!conn.handshaken) return;
@@ -175,6 +185,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
         CloseCode.BAD_HANDSHAKE,
       );
     this.metrics.framesIn.inc({ type: 'binary' });
+    assertAllowed(conn.principal, Permission.SEND_MESSAGE);
     if (!conn.primaryRoom) throw RoomcastError.notFound('no primary room to relay to');
     this.delivery.roomRaw(conn.primaryRoom, data, 'binary', conn.sessionId, true);
   }
@@ -185,6 +196,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     frame: Record<string, unknown>,
     kind: 'custom' | 'text',
   ): Promise<void> {
+    assertAllowed(conn.principal, Permission.SEND_MESSAGE);
     if (!conn.primaryRoom) throw RoomcastError.notFound('no primary room to relay to');
     const content = kind === 'text' ? frame.content : frame;
     await this.messaging.relay(conn, conn.primaryRoom, text, content, kind);
@@ -244,14 +256,6 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
         conn.socket.ping();
       }
     }
-  }
-
-  private clientIp(request: IncomingMessage): string {
-    const forwarded = request.headers['x-forwarded-for'];
-    if (this.config.TRUST_PROXY && forwarded) {
-      return (Array.isArray(forwarded) ? forwarded[0] : forwarded).split(',')[0].trim();
-    }
-    return request.socket.remoteAddress ?? 'unknown';
   }
 }
 
