@@ -56,7 +56,7 @@ const device = () => `auth-dev-${process.pid}-${++devices}`;
 describe.each(MODES)('auth over a real socket (%s)', (mode) => {
   let env: TestEnvironment;
   let server: TestServer;
-  let open: RoomcastClient[] = [];
+  const open: RoomcastClient[] = [];
 
   async function connect(
     hello: Partial<HelloData>,
@@ -194,7 +194,7 @@ describe.each(MODES)('auth over a real socket (%s)', (mode) => {
       client.send({ content: 'typeless' });
       await expect(client.waitFor('error')).resolves.toMatchObject(forbidden);
       // The socket is still usable.
-      await expect(client.request('presence', { room_id: 'TEAM-1' })).resolves.toMatchObject({
+      await expect(client.request('room.join', { room_id: 'TEAM-1' })).resolves.toMatchObject({
         room_id: 'TEAM-1',
       });
     });
@@ -274,7 +274,7 @@ describe.each(MODES)('auth over a real socket (%s)', (mode) => {
       // The old expiry still holds for the one whose refreshes failed.
       expect((await dropped.client.closed).code).toBe(4401);
       expect(kept.client.isOpen).toBe(true);
-      await expect(kept.client.request('presence', { room_id: 'TEAM-1' })).resolves.toBeTruthy();
+      await expect(kept.client.request('room.join', { room_id: 'TEAM-1' })).resolves.toBeTruthy();
     });
   });
 
