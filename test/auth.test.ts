@@ -99,6 +99,9 @@ describe.each(MODES)('auth over a real socket (%s)', (mode) => {
     // Rooms the restricted tokens below may join but not create.
     const { client } = await connect({ token: await admin() });
     for (const room_id of ['TEAM-1', 'TEAM-2', 'LOBBY']) await client.request('room.create', { room_id });
+    // A message a forbidden resume of LOBBY would replay.
+    await client.request('room.join', { room_id: 'LOBBY' });
+    await client.request('message.send', { room_id: 'LOBBY', kind: 'text', content: 'lobby only' });
   });
   afterEach(async () => {
     await Promise.all(open.splice(0).map((c) => c.close()));
@@ -193,10 +196,22 @@ describe.each(MODES)('auth over a real socket (%s)', (mode) => {
       await expect(client.waitFor('error')).resolves.toMatchObject(forbidden);
       client.send({ content: 'typeless' });
       await expect(client.waitFor('error')).resolves.toMatchObject(forbidden);
+      client.sendBinary(new Uint8Array([1, 2, 3]));
+      await expect(client.waitFor('error')).resolves.toMatchObject(forbidden);
       // The socket is still usable.
       await expect(client.request('room.join', { room_id: 'TEAM-1' })).resolves.toMatchObject({
         room_id: 'TEAM-1',
       });
+    });
+
+    it('skips a resumed room the token may not join: complete false, nothing replayed', async () => {
+      const t = await token({ sub: 'u-resume', permissions: ['join:room:TEAM-1'] });
+      const { handshake } = await connect({ token: t, room_id: 'TEAM-1', resume: { LOBBY: 0, 'TEAM-1': 0 } });
+      expect(handshake.resumed).toEqual([
+        { room_id: 'LOBBY', from_seq: 1, to_seq: 0, complete: false },
+        expect.objectContaining({ room_id: 'TEAM-1', complete: true }),
+      ]);
+      expect(handshake.replayed.filter((m) => m.room_id === 'LOBBY')).toEqual([]);
     });
 
     it('lets admin do everything, and a token with send:message send', async () => {
