@@ -53,6 +53,52 @@ export class AppConfig {
   @IsString()
   JWT_PUBLIC_KEY?: string;
 
+  /** Path of a local JWKS JSON file (RS256/ES256 keys chosen by `kid`); never fetched over the network. */
+  @IsOptional()
+  @IsString()
+  JWT_JWKS_FILE?: string;
+
+  /** When set, a token's `iss` must equal it. */
+  @IsOptional()
+  @IsString()
+  JWT_ISSUER?: string;
+
+  /** When set, a token's `aud` must contain it. */
+  @IsOptional()
+  @IsString()
+  JWT_AUDIENCE?: string;
+
+  /** Seconds of clock skew allowed on `exp` and `nbf`. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(300)
+  JWT_CLOCK_TOLERANCE_S = 5;
+
+  /** A connection whose token expires is told (`token_expiring`) this long before. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(24 * 60 * 60 * 1000)
+  JWT_EXPIRY_WARNING_MS = 60_000;
+
+  /** Comma-separated origins allowed to open /ws from a browser; unset allows every origin. */
+  @IsOptional()
+  @IsString()
+  ALLOWED_ORIGINS?: string;
+
+  /** Open sockets per client address on this node; 0 means no limit. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  MAX_CONNECTIONS_PER_IP = 0;
+
+  /** Connections per token `sub` on this node; 0 means no limit. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  MAX_CONNECTIONS_PER_SUBJECT = 0;
+
   /** Defaults to true only when no JWT key is configured (see load-config.ts). */
   @IsOptional()
   @Transform(toBool)
@@ -340,7 +386,15 @@ export class AppConfig {
   }
 
   get authAnonymous(): boolean {
-    return this.AUTH_ANONYMOUS ?? !(this.JWT_SECRET || this.JWT_PUBLIC_KEY);
+    return this.AUTH_ANONYMOUS ?? !(this.JWT_SECRET || this.JWT_PUBLIC_KEY || this.JWT_JWKS_FILE);
+  }
+
+  /** ALLOWED_ORIGINS as a set; undefined when every origin is allowed. */
+  get allowedOrigins(): Set<string> | undefined {
+    const list = this.ALLOWED_ORIGINS?.split(',')
+      .map((o) => o.trim())
+      .filter(Boolean);
+    return list?.length ? new Set(list) : undefined;
   }
 
   get runsGateway(): boolean {

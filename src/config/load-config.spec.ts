@@ -35,6 +35,17 @@ describe('loadConfig', () => {
     );
   });
 
+  it('takes one JWT key kind at most, and reads the origin allowlist', () => {
+    expect(loadConfig({ JWT_JWKS_FILE: '/keys.json' }).authAnonymous).toBe(false);
+    expect(() => loadConfig({ JWT_SECRET: 'a-long-enough-secret', JWT_JWKS_FILE: '/keys.json' })).toThrow(
+      /JWT_SECRET, JWT_JWKS_FILE: set only one/,
+    );
+    expect(loadConfig({}).allowedOrigins).toBeUndefined();
+    expect([
+      ...loadConfig({ ALLOWED_ORIGINS: 'https://a.example, https://b.example,' }).allowedOrigins!,
+    ]).toEqual(['https://a.example', 'https://b.example']);
+  });
+
   it('refuses split roles without Redis', () => {
     expect(() => loadConfig({ ROLE: 'worker' })).toThrow(/ROLE/);
   });

@@ -12,6 +12,10 @@ const KEYS = Object.keys(new AppConfig()).concat([
   'REDIS_URL',
   'JWT_SECRET',
   'JWT_PUBLIC_KEY',
+  'JWT_JWKS_FILE',
+  'JWT_ISSUER',
+  'JWT_AUDIENCE',
+  'ALLOWED_ORIGINS',
   'AUTH_ANONYMOUS',
   'ADMIN_TOKEN',
 ]);
@@ -51,6 +55,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   if (errors.length) {
     const lines = errors.map((e) => `${e.property}: ${Object.values(e.constraints ?? {}).join('; ')}`);
     throw new ConfigError(`invalid configuration:\n  ${lines.join('\n  ')}`);
+  }
+  const jwtKeys = (['JWT_SECRET', 'JWT_PUBLIC_KEY', 'JWT_JWKS_FILE'] as const).filter((k) => config[k]);
+  if (jwtKeys.length > 1) {
+    // One key kind per server: accepting HS256 and RS256 side by side invites algorithm confusion.
+    throw new ConfigError(`${jwtKeys.join(', ')}: set only one of them`);
   }
   if (config.embedded && config.ROLE !== 'all') {
     throw new ConfigError(

@@ -44,6 +44,8 @@ export class Connection {
   deviceId = '';
   identity = '';
   principal?: Principal;
+  /** A token given on the upgrade (Authorization header or `?token=`); `hello.token` wins. */
+  upgradeToken?: string;
   /** The room typeless and binary frames are relayed to; null after leaving it. */
   primaryRoom: string | null = null;
   readonly rooms = new Set<string>();

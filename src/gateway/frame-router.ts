@@ -1,6 +1,7 @@
 import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { ErrorCode } from '#protocol';
+import { assertAllowed } from '../auth/permissions.js';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { validateData } from './dto/validate.js';
 import type { HandlerContext } from './handler-context.js';
@@ -54,13 +55,19 @@ export class FrameRouter implements OnModuleInit {
     return [...this.routes.keys()];
   }
 
-  /** Runs the handler of `type`; throws UNKNOWN_TYPE when there is none. */
+  /** Runs the handler of `type`; throws UNKNOWN_TYPE when there is none, FORBIDDEN without its permission. */
   async dispatch(type: string, ctx: HandlerContext, data: Record<string, unknown>): Promise<unknown> {
     const route = this.routes.get(type);
     if (!route) throw new RoomcastError(ErrorCode.UNKNOWN_TYPE, `unknown type ${type}`);
     let input: unknown = data;
     if (route.meta.dto) input = validateData(route.meta.dto, data);
     else if (Object.keys(data).length) throw RoomcastError.badRequest(`${type} takes no data`);
+    const { permission } = route.meta;
+    if (permission)
+      assertAllowed(
+        ctx.connection.principal,
+        typeof permission === 'function' ? permission(input) : permission,
+      );
     return route.fn(ctx, input);
   }
 

@@ -13,10 +13,12 @@ import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { ReceiptsModule } from '../receipts/receipts.module.js';
 import { RoomsModule } from '../rooms/rooms.module.js';
 import { TypingModule } from '../typing/typing.module.js';
+import { ConnectionCaps } from './connection-caps.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { DeliveryService } from './delivery.service.js';
 import { FrameRouter } from './frame-router.js';
 import { GatewayMetrics } from './gateway.metrics.js';
+import { AuthHandlers } from './handlers/auth.handlers.js';
 import { MessagingHandlers } from './handlers/messaging.handlers.js';
 import { InvitationsHandlers } from './handlers/invitations.handlers.js';
 import { PingHandler } from './handlers/ping.handler.js';
@@ -26,6 +28,7 @@ import { TypingHandlers } from './handlers/typing.handlers.js';
 import { HandshakeService } from './handshake.service.js';
 import { RoomcastGateway } from './roomcast.gateway.js';
 import { SessionsService } from './sessions.service.js';
+import { TokenExpiry } from './token-expiry.js';
 
 /** Global so domain modules can inject LiveDelivery without importing the gateway (and without a cycle). */
 @Global()
@@ -60,6 +63,9 @@ import { SessionsService } from './sessions.service.js';
     InvitationsHandlers,
     ReceiptsHandlers,
     TypingHandlers,
+    AuthHandlers,
+    ConnectionCaps,
+    TokenExpiry,
   ],
   exports: [SessionsService, LiveDelivery, LocalNode],
 })

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { CloseCode, ErrorCode } from '#protocol';
-import { AuthService } from '../auth/auth.service.js';
+import { AuthService, type Principal } from '../auth/auth.service.js';
+import { allows, assertAllowed, joinRoom, Permission } from '../auth/permissions.js';
 import { AppConfig } from '../config/app-config.js';
 import { Lifecycle, type ConnectedEvent } from '../common/lifecycle-events.js';
 import { RoomcastError } from '../common/roomcast-error.js';
@@ -13,11 +14,13 @@ import { CLIENT_ROOM_ID } from '../rooms/room-id.js';
 import type { RoomEntity } from '../rooms/room.entity.js';
 import { RoomsService } from '../rooms/rooms.service.js';
 import type { Connection } from './connection.js';
+import { ConnectionCaps } from './connection-caps.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { DeliveryService } from './delivery.service.js';
 import { HelloDto } from './dto/hello.dto.js';
 import { validateData } from './dto/validate.js';
 import type { ParsedFrame } from './frames.js';
+import { TokenExpiry } from './token-expiry.js';
 
 /** Why a handshake failed, and how the socket is closed for it. */
 export class HandshakeError extends RoomcastError {
@@ -76,6 +79,8 @@ export class HandshakeService {
     private readonly messaging: MessagingService,
     private readonly offline: OfflineService,
     private readonly delivery: DeliveryService,
+    private readonly caps: ConnectionCaps,
+    private readonly expiry: TokenExpiry,
   ) {}
 
   /**
@@ -97,15 +102,22 @@ export class HandshakeService {
     const id = frame.kind === 'typed' ? frame.id : undefined;
     try {
       const hello = validateData(HelloDto, frame.kind === 'typed' ? frame.data : frame.raw);
-      const principal = await this.auth.authenticate(hello.device_id, hello.token);
+      const principal = await this.auth.authenticate(hello.device_id, hello.token ?? conn.upgradeToken);
+      conn.principal = principal;
+      if (!this.caps.admitSubject(conn, principal, hello.device_id))
+        throw new HandshakeError(
+          ErrorCode.RATE_LIMITED,
+          `too many connections for subject ${principal.subject}`,
+          CloseCode.RATE_LIMIT_ABUSE,
+          id,
+        );
       await this.takeOver(conn, hello.device_id, replace);
 
       const resume = resumeEntries(hello.resume);
       conn.deviceId = hello.device_id;
       conn.identity = hello.identity;
-      conn.principal = principal;
       conn.held = [];
-      const { room, created } = await this.primaryRoom(hello);
+      const { room, created } = await this.primaryRoom(hello, principal);
       const total = await this.presence.join(room.roomId, conn.member, this.rooms.capacity(room));
       conn.handshaken = true;
       conn.primaryRoom = room.roomId;
@@ -134,6 +146,7 @@ export class HandshakeService {
       for (const [roomId, lastSeq] of resume) await this.resume(conn, roomId, lastSeq);
       await this.deliverOffline(conn);
       conn.release();
+      this.expiry.watch(conn);
 
       this.devices.seen(conn.deviceId, conn.identity, room.roomId);
       const event: ConnectedEvent = {
@@ -187,11 +200,18 @@ export class HandshakeService {
    */
   private async resume(conn: Connection, roomId: string, lastSeq: number): Promise<void> {
     if (!conn.rooms.has(roomId)) {
-      const { room } = await this.rooms.ensure(roomId, conn.deviceId);
       try {
+        assertAllowed(conn.principal, joinRoom(roomId));
+        const mayCreate = allows(conn.principal, Permission.CREATE_ROOM);
+        const { room } = await this.rooms.ensure(roomId, conn.deviceId, mayCreate);
         await this.presence.join(roomId, conn.member, this.rooms.capacity(room));
       } catch (err) {
-        if (!(err instanceof RoomcastError) || err.code !== ErrorCode.ROOM_FULL) throw err;
+        // Full, or the token does not let it in (any more): the room is skipped, nothing replayed.
+        if (
+          !(err instanceof RoomcastError) ||
+          (err.code !== ErrorCode.ROOM_FULL && err.code !== ErrorCode.FORBIDDEN)
+        )
+          throw err;
         conn.event('resumed', { room_id: roomId, from_seq: lastSeq + 1, to_seq: lastSeq, complete: false });
         return;
       }
@@ -230,12 +250,23 @@ export class HandshakeService {
     }
   }
 
-  /** The room asked for; else the device's last room if it still exists; else a new one. */
-  private async primaryRoom(hello: HelloDto): Promise<{ room: RoomEntity; created: boolean }> {
-    if (hello.room_id) return this.rooms.ensure(hello.room_id, hello.device_id);
+  /**
+   * The room asked for; else the device's last room if it still exists (and the token lets it
+   * in); else a new one. Joining needs `join:room:<id>`, creating `create:room`.
+   */
+  private async primaryRoom(
+    hello: HelloDto,
+    principal: Principal,
+  ): Promise<{ room: RoomEntity; created: boolean }> {
+    const mayCreate = allows(principal, Permission.CREATE_ROOM);
+    if (hello.room_id) {
+      assertAllowed(principal, joinRoom(hello.room_id));
+      return this.rooms.ensure(hello.room_id, hello.device_id, mayCreate);
+    }
     const last = await this.devices.lastRoom(hello.device_id);
-    const room = last ? await this.rooms.get(last) : null;
+    const room = last && allows(principal, joinRoom(last)) ? await this.rooms.get(last) : null;
     if (room) return { room, created: false };
+    assertAllowed(principal, Permission.CREATE_ROOM);
     return { room: await this.rooms.create({ createdBy: hello.device_id }), created: true };
   }
 }

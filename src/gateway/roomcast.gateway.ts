@@ -5,6 +5,7 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { OnGatewayConnection, WebSocketGateway } from '@nestjs/websockets';
 import { CloseCode, ErrorCode, type ErrorFrame } from '#protocol';
 import type { RawData, WebSocket } from 'ws';
+import { assertAllowed, Permission } from '../auth/permissions.js';
 import { AppConfig } from '../config/app-config.js';
 import { Lifecycle, type DisconnectedEvent } from '../common/lifecycle-events.js';
 import { RoomcastError } from '../common/roomcast-error.js';
@@ -12,6 +13,7 @@ import { MessagingService } from '../messaging/messaging.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { Connection, type OutboundBudget } from './connection.js';
+import { ConnectionCaps } from './connection-caps.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { DeliveryService } from './delivery.service.js';
 import { FrameRouter } from './frame-router.js';
@@ -19,6 +21,8 @@ import { FrameError, parseFrame, type ParsedFrame } from './frames.js';
 import { GatewayMetrics } from './gateway.metrics.js';
 import { EventReply } from './handler-context.js';
 import { HandshakeError, HandshakeService } from './handshake.service.js';
+import { TokenExpiry } from './token-expiry.js';
+import { upgradeToken } from './upgrade.js';
 
 /** Recorded for connections cut off by the heartbeat: they never sent a close frame. */
 const ABNORMAL_CLOSURE = 1006;
@@ -52,6 +56,8 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     private readonly events: EventEmitter2,
     private readonly delivery: DeliveryService,
     private readonly limits: RateLimitService,
+    private readonly caps: ConnectionCaps,
+    private readonly expiry: TokenExpiry,
   ) {
     this.outbound = {
       maxBytes: config.OUTBOUND_BUFFER_MAX_BYTES,
@@ -85,7 +91,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     const conn = new Connection(
       socket,
       randomUUID(),
-      this.clientIp(request),
+      this.caps.clientIp(request),
       this.config.NODE_ID,
       this.outbound,
     );
@@ -93,6 +99,8 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
       conn.close(CloseCode.GOING_AWAY, 'server shutting down');
       return;
     }
+    conn.upgradeToken = upgradeToken(request);
+    this.caps.opened(conn);
     this.registry.all.add(conn);
     // Frames wait for the per-IP admission check.
     conn.queue = this.admit(conn);
@@ -129,6 +137,8 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     if (conn.detached) return;
     conn.detached = true;
     clearTimeout(conn.handshakeTimer);
+    this.caps.closed(conn);
+    this.expiry.forget(conn);
     const rooms = [...conn.rooms];
     this.registry.unregister(conn);
     if (!conn.handshaken) return;
@@ -181,6 +191,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
       const relay = frame ? this.relayKind(frame) : 'binary';
       // The one place per-device limits apply: a refused frame goes no further (no seq, nothing stored).
       await this.limits.consume(relay || type === SEND_TYPE ? 'send' : 'request', conn.deviceId);
+      if (relay) assertAllowed(conn.principal, Permission.SEND_MESSAGE);
       if (relay === 'binary') return await this.relayBinary(conn, bytes);
       if (relay) return await this.relay(conn, text, frame!.raw, relay);
       const typed = frame as Extract<ParsedFrame, { kind: 'typed' }>;
@@ -299,14 +310,6 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
         conn.socket.ping();
       }
     }
-  }
-
-  private clientIp(request: IncomingMessage): string {
-    const forwarded = request.headers['x-forwarded-for'];
-    if (this.config.TRUST_PROXY && forwarded) {
-      return (Array.isArray(forwarded) ? forwarded[0] : forwarded).split(',')[0].trim();
-    }
-    return request.socket.remoteAddress ?? 'unknown';
   }
 }
 

@@ -1,16 +1,23 @@
+import type { IncomingMessage } from 'node:http';
 import type { INestApplicationContext } from '@nestjs/common';
 import { WsAdapter } from '@nestjs/platform-ws';
 import type { WebSocketServer } from 'ws';
 import type { AppConfig } from '../config/app-config.js';
+import { ConnectionCaps } from './connection-caps.js';
+import { redactUrl } from './upgrade.js';
 
 /**
  * The stock WsAdapter, minus its `{event,data}` message routing: Roomcast frames are
  * `{type,id,data}` and are routed by the gateway's FrameRouter, which attaches its own
  * listener per socket. The frame size limit comes from configuration (ws closes with 1009).
+ * Upgrades from a browser origin not in ALLOWED_ORIGINS (403) or from an address at
+ * MAX_CONNECTIONS_PER_IP (429) are refused before a socket exists.
  */
 export class RoomcastWsAdapter extends WsAdapter {
+  private caps?: ConnectionCaps;
+
   constructor(
-    app: INestApplicationContext,
+    private readonly app: INestApplicationContext,
     private readonly config: AppConfig,
   ) {
     super(app);
@@ -23,6 +30,18 @@ export class RoomcastWsAdapter extends WsAdapter {
       // Per-message deflate costs CPU and memory per socket; fan-out servers leave it off.
       perMessageDeflate: false,
       clientTracking: false,
+      verifyClient: (
+        info: { req: IncomingMessage },
+        accept: (ok: boolean, status?: number, message?: string) => void,
+      ) => {
+        this.caps ??= this.app.get(ConnectionCaps, { strict: false });
+        const refusal = this.caps.refuseUpgrade(info.req);
+        if (!refusal) return accept(true);
+        this.logger.debug(
+          `upgrade ${redactUrl(info.req.url)} refused (${refusal.status}): ${refusal.message}`,
+        );
+        accept(false, refusal.status, refusal.message);
+      },
     });
   }
 

@@ -74,10 +74,22 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
     throw new RoomcastError(ErrorCode.INTERNAL, 'could not find a free room id');
   }
 
-  /** The room with this id, created if it does not exist. */
-  async ensure(roomId: string, createdBy: string): Promise<{ room: RoomEntity; created: boolean }> {
+  /**
+   * The room with this id, created if it does not exist, when `mayCreate` (the client's
+   * `create:room` permission); else FORBIDDEN for a room that does not exist.
+   */
+  async ensure(
+    roomId: string,
+    createdBy: string,
+    mayCreate = true,
+  ): Promise<{ room: RoomEntity; created: boolean }> {
     const existing = await this.get(roomId);
     if (existing) return { room: existing, created: false };
+    if (!mayCreate)
+      throw new RoomcastError(
+        ErrorCode.FORBIDDEN,
+        `room ${roomId} does not exist and the token does not grant create:room`,
+      );
     const room = await this.insert(roomId, { createdBy });
     // Lost a race with another creator: the room exists now, which is what we wanted.
     return room ? { room, created: true } : { room: await this.getOrThrow(roomId), created: false };

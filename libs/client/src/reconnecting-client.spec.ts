@@ -464,6 +464,51 @@ describe('handshake on reconnect', () => {
     expect(c.stats.gaps).toBe(0);
   });
 
+  it('answers token_expiring with auth.refresh and a token from the provider, keeping the session', async () => {
+    const server = await fakeServer();
+    const asked: Array<{ attempt: number; closeCode?: number; refresh?: boolean }> = [];
+    const failures: unknown[] = [];
+    const c = client(server.url, {
+      token: (info) => {
+        asked.push(info);
+        return `token-${asked.length}`;
+      },
+      onHandlerError: (err) => failures.push(err),
+    });
+    const started = c.start();
+    const peer = await server.nextPeer();
+    await answerHello(peer);
+    await started;
+    const expiring = { kind: 'token_expiring', payload: { expires_at: Date.now() + 1000 }, ts: Date.now() };
+    peer.send({ type: 'system', data: expiring });
+    const refresh = await peer.next();
+    expect(refresh).toMatchObject({ type: 'auth.refresh', data: { token: 'token-2' } });
+    expect(asked).toEqual([{ attempt: 0 }, { attempt: 0, refresh: true }]);
+    peer.send({ type: 'ack', id: refresh.id, data: { expires_at: Date.now() + 60_000 } });
+    // The application still sees the warning, and the same session carries on.
+    await expect(c.waitFor('system')).resolves.toEqual(expiring);
+    // A frame after the ack: once it is here, the ack has been taken.
+    peer.send({ type: 'pong', data: { ts: 1 } });
+    await c.waitFor('pong');
+    expect(failures).toEqual([]);
+    expect(c.drain('ack')).toEqual([]);
+    expect(server.connections).toBe(1);
+  });
+
+  it('does not refresh with a fixed token (the server closes with 4401 at expiry)', async () => {
+    const server = await fakeServer();
+    const c = client(server.url, { token: 'fixed' });
+    const started = c.start();
+    const peer = await server.nextPeer();
+    await answerHello(peer);
+    await started;
+    peer.send({ type: 'system', data: { kind: 'token_expiring', payload: { expires_at: 1 }, ts: 1 } });
+    await c.waitFor('system');
+    c.send('typing', { room_id: 'ROOM0001', state: 'start' });
+    // The next frame the server reads is the typing one: no auth.refresh was sent before it.
+    expect(await peer.next()).toMatchObject({ type: 'typing' });
+  });
+
   it('keeps a server-chosen primary room and asks for it again', async () => {
     const server = await fakeServer();
     const c = client(server.url, {}, { device_id: 'dev1', identity: 'ann' });

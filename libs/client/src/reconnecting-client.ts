@@ -59,10 +59,18 @@ export type ReconnectingEventHandler<K extends ReconnectingEventType> = (
   event: ReceivedEvent<K, ReconnectingEventMap[K]>,
 ) => void;
 
-/** A token, or a function asked for one before every handshake (to supply a fresh one). */
+/**
+ * A token, or a function asked for one before every handshake (to supply a fresh one) and when
+ * the server warns that the session's token is expiring (`refresh: true`; the new token is sent
+ * with `auth.refresh`, keeping the session).
+ */
 export type TokenProvider =
   | string
-  | ((info: { attempt: number; closeCode?: number }) => string | undefined | Promise<string | undefined>);
+  | ((info: {
+      attempt: number;
+      closeCode?: number;
+      refresh?: boolean;
+    }) => string | undefined | Promise<string | undefined>);
 
 /** What the client says in every `hello`; `resume` is computed, `token` comes from the options. */
 export type ReconnectingHello = Omit<HelloData, 'resume' | 'token'>;
@@ -71,7 +79,7 @@ export interface ReconnectingClientOptions extends Omit<
   RoomcastClientOptions,
   'bufferSize' | 'requestTimeoutMs' | 'waitTimeoutMs'
 > {
-  /** Sent as `hello.token` on every handshake; a function is called each time. */
+  /** Sent as `hello.token` on every handshake; a function is called each time, and on `token_expiring`. */
   token?: TokenProvider;
   /** Cap of the first reconnect delay (full jitter: the delay is uniform in [0, cap)). Default 500. */
   initialDelayMs?: number;
@@ -961,10 +969,26 @@ export class ReconnectingClient {
         const s = event.data as { kind?: unknown; payload?: { room_id?: unknown } };
         if (s.kind === 'room_closed' && typeof s.payload?.room_id === 'string')
           this.leftRoom(s.payload.room_id);
+        if (s.kind === 'token_expiring') void this.refreshToken();
         return this.deliver(event);
       }
       default:
         return this.deliver(event);
+    }
+  }
+
+  /**
+   * The session's token expires soon: a token provider is asked for a new one, sent with
+   * `auth.refresh`. Failing that the server closes with 4401 at expiry, as without a provider.
+   */
+  private async refreshToken(): Promise<void> {
+    const provider = this.options.token;
+    if (typeof provider !== 'function') return;
+    try {
+      const token = await provider({ attempt: 0, refresh: true });
+      if (token) await this.internalRequest('auth.refresh', { token });
+    } catch (err) {
+      (this.options.onHandlerError ?? console.error)(err, 'auth.refresh');
     }
   }
 

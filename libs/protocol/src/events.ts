@@ -42,6 +42,11 @@ export interface ResumedEvent {
   complete: boolean;
 }
 
+/** `system` payload of kind `token_expiring`: refresh with `auth.refresh` before `expires_at` (ms), or be closed with 4401. */
+export interface TokenExpiringPayload {
+  expires_at: number;
+}
+
 export interface SystemEvent {
   kind: string;
   payload: unknown;

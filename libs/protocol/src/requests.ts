@@ -59,6 +59,15 @@ export type MessageReadData =
 /** `typing`: to a room (its other members) or to one device. */
 export type TypingData = ({ room_id: string } | { to_device_id: string }) & { state: 'start' | 'stop' };
 
+/** `auth.refresh`: a new token for the connection (same `sub`), sent before the current one expires. */
+export interface AuthRefreshData {
+  token: string;
+}
+/** `expires_at`: the new token's `exp` in ms since the epoch; null when it does not expire. */
+export interface AuthRefreshAck {
+  expires_at: number | null;
+}
+
 /**
  * Requests the server answers, by `type`: what `data` carries and what the ack carries.
  * `query_room` is answered by a `room_info` event with the request id instead of an ack.
@@ -71,6 +80,7 @@ export interface RequestMap {
   'room.invite': { data: RoomInviteData; ack: RoomInviteAck };
   'message.send': { data: MessageSendData; ack: MessageSendAck };
   'message.read': { data: MessageReadData; ack: { ok: true } };
+  'auth.refresh': { data: AuthRefreshData; ack: AuthRefreshAck };
   /** Fire-and-forget: no ack ever comes (a refused frame gets an `error`), so send it with `send()`, not `request()`. */
   typing: { data: TypingData; ack: never };
 }

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { ErrorCode, type MessagePayload, type MessageSendAck } from '#protocol';
+import { Permission } from '../../auth/permissions.js';
 import { RoomcastError } from '../../common/roomcast-error.js';
 import { MessagingService } from '../../messaging/messaging.service.js';
 import { PresenceService } from '../../presence/presence.service.js';
@@ -25,7 +26,7 @@ export class MessagingHandlers {
   ) {}
 
   /** Acked once the message is durable. Room messages: members only, the ack carries the seq. */
-  @MessageHandler('message.send', { dto: MessageSendDto })
+  @MessageHandler('message.send', { dto: MessageSendDto, permission: Permission.SEND_MESSAGE })
   async send({ connection, requestId }: HandlerContext, dto: MessageSendDto): Promise<MessageSendAck> {
     exactlyOne(dto.room_id, dto.to_device_id, 'room_id and to_device_id');
     const msg = { kind: dto.kind, content: dto.content, mentions: dto.mentions };

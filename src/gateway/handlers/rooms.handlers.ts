@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { ErrorCode, type RoomInfoEvent, type RoomJoinAck } from '#protocol';
+import { allows, joinRoom, Permission } from '../../auth/permissions.js';
 import { Lifecycle, type RoomQueriedEvent } from '../../common/lifecycle-events.js';
 import { RoomcastError } from '../../common/roomcast-error.js';
 import { MessagingService } from '../../messaging/messaging.service.js';
@@ -21,8 +22,11 @@ export class RoomsHandlers {
     private readonly events: EventEmitter2,
   ) {}
 
-  /** Joins (creating the room if it does not exist). Joining a room one is in answers as a join would. */
-  @MessageHandler('room.join', { dto: RoomRefDto })
+  /**
+   * Joins (creating the room if it does not exist and the token may create:room). Joining a
+   * room one is in answers as a join would.
+   */
+  @MessageHandler('room.join', { dto: RoomRefDto, permission: (dto) => joinRoom(dto.room_id) })
   async join({ connection }: HandlerContext, { room_id }: RoomRefDto): Promise<RoomJoinAck> {
     // Already in it (rejoined by a resume, say): answer as a join would, without a second presence.join.
     if (connection.rooms.has(room_id)) {
@@ -32,7 +36,11 @@ export class RoomsHandlers {
         last_seq: await this.messaging.lastSeq(room_id),
       };
     }
-    const { room } = await this.rooms.ensure(room_id, connection.deviceId);
+    const { room } = await this.rooms.ensure(
+      room_id,
+      connection.deviceId,
+      allows(connection.principal, Permission.CREATE_ROOM),
+    );
     const total = await this.presence.join(room_id, connection.member, this.rooms.capacity(room));
     await this.registry.join(connection, room_id);
     connection.primaryRoom ??= room_id;
@@ -49,7 +57,7 @@ export class RoomsHandlers {
   }
 
   /** Creates a room without joining it. */
-  @MessageHandler('room.create', { dto: RoomCreateDto })
+  @MessageHandler('room.create', { dto: RoomCreateDto, permission: Permission.CREATE_ROOM })
   async create({ connection }: HandlerContext, dto: RoomCreateDto): Promise<{ room_id: string }> {
     const room = await this.rooms.create({
       roomId: dto.room_id,
