@@ -254,6 +254,15 @@ export class AppConfig {
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: LogLevel = 'log';
 
+  /** `json`: one pino JSON object per line (node_id on each); `text`: Nest's coloured console lines. */
+  @IsIn(['json', 'text'])
+  LOG_FORMAT: 'json' | 'text' = 'json';
+
+  /** Wrap each handled frame in an OpenTelemetry span (no-op unless an SDK is registered). */
+  @Transform(toBool)
+  @IsBoolean()
+  OTEL_TRACING = false;
+
   get embedded(): boolean {
     return !this.REDIS_URL;
   }

@@ -8,6 +8,7 @@ import type { RawData, WebSocket } from 'ws';
 import { AppConfig } from '../config/app-config.js';
 import { Lifecycle, type DisconnectedEvent } from '../common/lifecycle-events.js';
 import { RoomcastError } from '../common/roomcast-error.js';
+import { LogContext } from '../logging/log-context.js';
 import { MessagingService } from '../messaging/messaging.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { Connection } from './connection.js';
@@ -46,6 +47,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     private readonly metrics: GatewayMetrics,
     private readonly events: EventEmitter2,
     private readonly delivery: DeliveryService,
+    private readonly logContext: LogContext,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -75,14 +77,19 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     }, this.config.HANDSHAKE_TIMEOUT_MS);
     socket.on('message', (data: RawData, isBinary: boolean) => {
       conn.lastSeen = Date.now();
-      conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary));
+      conn.queue = conn.queue.then(() =>
+        this.logContext.run(conn.logFields, () => this.onFrame(conn, data, isBinary)),
+      );
     });
     socket.on('pong', (data: Buffer) => {
       conn.lastSeen = Date.now();
       this.handshakes.onPong(conn, data);
     });
     socket.on('error', (err) => this.logger.debug(`socket ${conn.sessionId}: ${err.message}`));
-    socket.on('close', (code: number) => void this.detach(conn, code));
+    socket.on(
+      'close',
+      (code: number) => void this.logContext.run(conn.logFields, () => this.detach(conn, code)),
+    );
   }
 
   /** Removes the connection from rooms and registry, once, whatever closed it. */
@@ -93,6 +100,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     const rooms = [...conn.rooms];
     this.registry.unregister(conn);
     if (!conn.handshaken) return;
+    this.logger.debug(`disconnected (${closeCode})`);
     // At shutdown every socket of the node closes at once: telling each member about every
     // other one would be a storm of presence.leave frames to sockets that are closing anyway.
     if (!this.shuttingDown) {
@@ -165,6 +173,8 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     clearTimeout(conn.handshakeTimer);
     await this.handshakes.handshake(conn, frame, (old) => this.replace(old));
     this.metrics.handshakes.inc({ outcome: 'ok' });
+    this.logContext.assign({ device_id: conn.deviceId });
+    this.logger.debug(`handshake accepted (room ${conn.primaryRoom ?? 'none'})`);
   }
 
   private onBinary(conn: Connection, data: Buffer): void {
@@ -229,6 +239,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     this.metrics.framesOut.inc({ type: 'error' });
     if (err instanceof HandshakeError) {
       this.metrics.handshakes.inc({ outcome: err.code.toLowerCase() });
+      this.logger.debug(`handshake refused: ${err.code} ${err.message}`);
       conn.close(err.closeCode, err.message.slice(0, 120));
     }
   }
