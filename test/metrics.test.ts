@@ -81,6 +81,42 @@ describe.each(MODES)('/metrics (%s)', (mode) => {
     expect(sample(after, 'roomcast_rooms')).toBe(0);
   });
 
+  it('times deliveries and counts fan-out once per room message, and times the jobs from enqueue to start', async () => {
+    const roomId = `MET${mode === 'embedded' ? 'E' : 'R'}0002`;
+    const before = (await scrape()).text;
+    const [a, b, c] = await Promise.all(
+      ['a', 'b', 'c'].map((n) =>
+        pool.connect({
+          device_id: `lat-${mode === 'embedded' ? 'e' : 'r'}-${n}`,
+          identity: 'web',
+          room_id: roomId,
+        }),
+      ),
+    );
+    const received = Promise.all([b.client.waitFor('message'), c.client.waitFor('message')]);
+    await a.client.request('message.send', { room_id: roomId, kind: 'text', content: 'timed' });
+    await received;
+
+    const text = await eventually(
+      async () => (await scrape()).text,
+      (t) =>
+        (sample(t, 'roomcast_delivery_latency_seconds_count') ?? 0) >
+        (sample(before, 'roomcast_delivery_latency_seconds_count') ?? 0),
+    );
+    const grew = (series: string) => (sample(text, series) ?? 0) - (sample(before, series) ?? 0);
+    // One message, two recipients on this node: one observation of each histogram.
+    expect(grew('roomcast_delivery_latency_seconds_count')).toBe(1);
+    expect(grew('roomcast_fanout_recipients_count')).toBe(1);
+    expect(grew('roomcast_fanout_recipients_sum')).toBe(2);
+    expect(sample(text, 'roomcast_delivery_latency_seconds_bucket{le="+Inf"}')).toBe(
+      sample(text, 'roomcast_delivery_latency_seconds_count'),
+    );
+    expect(grew('roomcast_handshakes_total{outcome="ok"}')).toBe(3);
+    expect(sample(text, 'roomcast_job_wait_seconds_count{queue="messages"}')).toBeGreaterThanOrEqual(1);
+    expect(text).toMatch(/^roomcast_nodejs_heap_size_used_bytes \d+/m);
+    await Promise.all([a, b, c].map(({ client }) => client.close()));
+  });
+
   it('counts the stored messages as completed jobs of the messages queue', async () => {
     await eventually(
       async () => (await scrape()).text,
