@@ -15,6 +15,7 @@ import { TypingModule } from '../typing/typing.module.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { DeliveryService } from './delivery.service.js';
 import { FrameRouter } from './frame-router.js';
+import { FrameTracer } from './frame-tracer.js';
 import { GatewayMetrics } from './gateway.metrics.js';
 import { MessagingHandlers } from './handlers/messaging.handlers.js';
 import { InvitationsHandlers } from './handlers/invitations.handlers.js';
@@ -47,6 +48,7 @@ import { SessionsService } from './sessions.service.js';
     ConnectionRegistry,
     { provide: LocalNode, useExisting: ConnectionRegistry },
     FrameRouter,
+    FrameTracer,
     HandshakeService,
     DeliveryService,
     { provide: LiveDelivery, useExisting: DeliveryService },
