@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTestServer, testEnvironment, type TestEnvironment, type TestServer } from './support/app.js';
 import { ClientPool, eventually } from './support/clients.js';
@@ -115,6 +116,37 @@ describe.each(MODES)('/metrics (%s)', (mode) => {
     expect(sample(text, 'roomcast_job_wait_seconds_count{queue="messages"}')).toBeGreaterThanOrEqual(1);
     expect(text).toMatch(/^roomcast_nodejs_heap_size_used_bytes \d+/m);
     await Promise.all([a, b, c].map(({ client }) => client.close()));
+  });
+
+  it('serves every series the example Grafana dashboard (docs/grafana-dashboard.json) queries', async () => {
+    const dashboard = JSON.parse(
+      readFileSync(new URL('../docs/grafana-dashboard.json', import.meta.url), 'utf8'),
+    ) as {
+      templating: { list: Array<{ name: string; type: string }> };
+      panels: Array<{ type: string; targets?: Array<{ expr: string }> }>;
+    };
+    expect(dashboard.templating.list).toContainEqual(
+      expect.objectContaining({ name: 'datasource', type: 'datasource' }),
+    );
+    const queried = new Set(
+      dashboard.panels
+        .flatMap((p) => p.targets ?? [])
+        .flatMap((t) => t.expr.match(/roomcast_[a-z0-9_]+/g) ?? [])
+        .map((name) => name.replace(/_(bucket|sum|count)$/, '')),
+    );
+    expect(queried.size).toBeGreaterThan(10);
+    const { text } = await scrape();
+    for (const name of queried) expect(text, name).toMatch(new RegExp(`^# TYPE ${name} `, 'm'));
+  });
+
+  it('documents every roomcast_* series it serves in docs/operations.md', async () => {
+    const docs = readFileSync(new URL('../docs/operations.md', import.meta.url), 'utf8');
+    const { text } = await scrape();
+    const served = [...text.matchAll(/^# TYPE (roomcast_[a-z0-9_]+) /gm)]
+      .map((m) => m[1])
+      .filter((name) => !/^roomcast_(process|nodejs)_/.test(name));
+    expect(served.length).toBeGreaterThan(10);
+    for (const name of served) expect(docs, name).toContain(`\`${name}`);
   });
 
   it('counts the stored messages as completed jobs of the messages queue', async () => {
