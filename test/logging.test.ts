@@ -96,16 +96,24 @@ describe('logs (LOG_FORMAT=text)', () => {
   });
   afterAll(() => env?.dispose());
 
-  it("writes Nest's console lines instead, at LOG_LEVEL", async () => {
-    const server = spawnServer({ ...env.env, NODE_ID: 'text-node', LOG_FORMAT: 'text', LOG_LEVEL: 'log' });
+  it("writes Nest's console lines instead, at LOG_LEVEL, a connection's fields appended", async () => {
+    const server = spawnServer({ ...env.env, NODE_ID: 'text-node', LOG_FORMAT: 'text', LOG_LEVEL: 'debug' });
     try {
-      await server.port;
+      const { client } = await RoomcastClient.connect(`ws://127.0.0.1:${await server.port}/ws`, {
+        device_id: 'text-device',
+        identity: 'web',
+        room_id: 'LOGROOM2',
+      });
+      await client.close();
       const output = await eventually(
         async () => server.output(),
-        (out) => out.includes('node text-node listening on'),
+        (out) => out.includes('device_id=text-device close_code='),
       );
-      expect(output).toContain('[Roomcast]');
+      expect(output).toContain('node text-node listening on');
       expect(output).toMatch(/^\S*\[Nest\] \d+ /m);
+      expect(output).toMatch(
+        /handshake accepted \(session_id=[0-9a-f-]{36} device_id=text-device room_id=LOGROOM2\)/,
+      );
       expect(output).not.toMatch(/^\{"level"/m);
     } finally {
       await stopServer(server);

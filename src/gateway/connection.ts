@@ -46,13 +46,6 @@ export class Connection {
     readonly nodeId: string,
   ) {}
 
-  /** What every log line about this connection carries (LogContext). */
-  get logFields(): { session_id: string; device_id?: string } {
-    return this.deviceId
-      ? { session_id: this.sessionId, device_id: this.deviceId }
-      : { session_id: this.sessionId };
-  }
-
   get member(): Member {
     return {
       deviceId: this.deviceId,

@@ -8,7 +8,7 @@ import type { RawData, WebSocket } from 'ws';
 import { AppConfig } from '../config/app-config.js';
 import { Lifecycle, type DisconnectedEvent } from '../common/lifecycle-events.js';
 import { RoomcastError } from '../common/roomcast-error.js';
-import { LogContext } from '../logging/log-context.js';
+import { type LogFields, withFields } from '../logging/log-fields.js';
 import { MessagingService } from '../messaging/messaging.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { Connection } from './connection.js';
@@ -47,7 +47,6 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     private readonly metrics: GatewayMetrics,
     private readonly events: EventEmitter2,
     private readonly delivery: DeliveryService,
-    private readonly logContext: LogContext,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -77,19 +76,14 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     }, this.config.HANDSHAKE_TIMEOUT_MS);
     socket.on('message', (data: RawData, isBinary: boolean) => {
       conn.lastSeen = Date.now();
-      conn.queue = conn.queue.then(() =>
-        this.logContext.run(conn.logFields, () => this.onFrame(conn, data, isBinary)),
-      );
+      conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary));
     });
     socket.on('pong', (data: Buffer) => {
       conn.lastSeen = Date.now();
       this.handshakes.onPong(conn, data);
     });
-    socket.on('error', (err) => this.logger.debug(`socket ${conn.sessionId}: ${err.message}`));
-    socket.on(
-      'close',
-      (code: number) => void this.logContext.run(conn.logFields, () => this.detach(conn, code)),
-    );
+    socket.on('error', (err) => this.logger.debug(this.about(conn, `socket error: ${err.message}`)));
+    socket.on('close', (code: number) => void this.detach(conn, code));
   }
 
   /** Removes the connection from rooms and registry, once, whatever closed it. */
@@ -100,7 +94,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     const rooms = [...conn.rooms];
     this.registry.unregister(conn);
     if (!conn.handshaken) return;
-    this.logger.debug(`disconnected (${closeCode})`);
+    this.logger.debug(this.about(conn, 'disconnected', { close_code: closeCode }));
     // At shutdown every socket of the node closes at once: telling each member about every
     // other one would be a storm of presence.leave frames to sockets that are closing anyway.
     if (!this.shuttingDown) {
@@ -108,7 +102,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
         this.presence.disconnect(conn.member),
         ...rooms.map((roomId) => this.presence.leave(roomId, conn.member)),
       ]).catch((err: Error) =>
-        this.logger.error(`presence cleanup of ${conn.deviceId} failed: ${err.message}`),
+        this.logger.error(this.about(conn, `presence cleanup failed: ${err.message}`)),
       );
     }
     const event: DisconnectedEvent = {
@@ -173,8 +167,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     clearTimeout(conn.handshakeTimer);
     await this.handshakes.handshake(conn, frame, (old) => this.replace(old));
     this.metrics.handshakes.inc({ outcome: 'ok' });
-    this.logContext.assign({ device_id: conn.deviceId });
-    this.logger.debug(`handshake accepted (room ${conn.primaryRoom ?? 'none'})`);
+    this.logger.debug(this.about(conn, 'handshake accepted', { room_id: conn.primaryRoom ?? undefined }));
   }
 
   private onBinary(conn: Connection, data: Buffer): void {
@@ -229,9 +222,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
         },
       };
     } else {
-      this.logger.error(
-        `frame from ${conn.deviceId || conn.sessionId} failed: ${(err as Error).stack ?? String(err)}`,
-      );
+      this.logger.error(this.about(conn, `frame failed: ${(err as Error).stack ?? String(err)}`));
       frame = { type: 'error', error: { code: ErrorCode.INTERNAL, message: 'internal error' } };
     }
     if (id !== undefined) frame.id = id;
@@ -239,7 +230,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     this.metrics.framesOut.inc({ type: 'error' });
     if (err instanceof HandshakeError) {
       this.metrics.handshakes.inc({ outcome: err.code.toLowerCase() });
-      this.logger.debug(`handshake refused: ${err.code} ${err.message}`);
+      this.logger.debug(this.about(conn, `handshake refused: ${err.code} ${err.message}`));
       conn.close(err.closeCode, err.message.slice(0, 120));
     }
   }
@@ -255,6 +246,15 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
         conn.socket.ping();
       }
     }
+  }
+
+  /** A line about a connection, with its session and device (see withFields). */
+  private about(conn: Connection, msg: string, extra: LogFields = {}): object | string {
+    return withFields(this.config.LOG_FORMAT, msg, {
+      session_id: conn.sessionId,
+      device_id: conn.deviceId,
+      ...extra,
+    });
   }
 
   private clientIp(request: IncomingMessage): string {

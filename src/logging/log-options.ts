@@ -1,4 +1,4 @@
-import type { IncomingMessage } from 'node:http';
+import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import { stdTimeFunctions, type Level } from 'pino';
 import type { AppConfig, LogLevel } from '../config/app-config.js';
@@ -25,9 +25,6 @@ export const REDACTED_PATHS = [
   '*.ADMIN_TOKEN',
 ];
 
-/** Probes and scrapes arrive every few seconds: never worth a line. */
-const UNLOGGED = /^\/(health|metrics)(\/|\?|$)/;
-
 /** `token=<secret>` in a query string (WebSocket clients may authenticate that way) becomes `token=[redacted]`. */
 export function scrubUrl(url: string | undefined): string | undefined {
   return url?.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
@@ -51,8 +48,13 @@ export function pinoParams(config: AppConfig): Params {
         req: (req: { url?: string }) => ({ ...req, url: scrubUrl(req.url) }),
       },
       quietReqLogger: true,
-      autoLogging: { ignore: (req: IncomingMessage) => UNLOGGED.test(req.url ?? '') },
       customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : 'debug'),
     },
+    // Probes and scrapes arrive every few seconds: never worth a line, nor a logging context.
+    exclude: [
+      { path: 'metrics', method: RequestMethod.ALL },
+      { path: 'health', method: RequestMethod.ALL },
+      { path: 'health/{*rest}', method: RequestMethod.ALL },
+    ],
   };
 }
