@@ -79,7 +79,9 @@ describe('logs (LOG_FORMAT=json, the default)', () => {
       async () => jsonLines(server.output()),
       (all) => all.some((l) => l.req?.url.startsWith('/api/stats')),
     );
-    const logged = lines.find((l) => l.req?.url.startsWith('/api/stats'))!;
+    const requestLines = lines.filter((l) => l.req?.url.startsWith('/api/stats'));
+    expect(requestLines).toHaveLength(1);
+    const logged = requestLines[0];
     expect(logged.level).toBe('debug');
     expect(logged.req!.url).toBe('/api/stats?token=[redacted]&x=1');
     expect(logged.req!.headers.authorization).toBe('[redacted]');
