@@ -8,6 +8,7 @@ import { ConfigModule } from './config/config.module.js';
 import { DevicesModule } from './devices/devices.module.js';
 import { GatewayModule } from './gateway/gateway.module.js';
 import { HealthModule } from './health/health.module.js';
+import { LoggingModule } from './logging/logging.module.js';
 import { MessagingModule } from './messaging/messaging.module.js';
 import { MetricsModule } from './metrics/metrics.module.js';
 import { NotificationsModule } from './notifications/notifications.module.js';
@@ -49,6 +50,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
+        LoggingModule.forRoot(config),
         EventEmitterModule.forRoot({ wildcard: false }),
         RedisModule.forRoot(config),
         PersistenceModule.forRoot(config),

@@ -1,6 +1,13 @@
-import type { DynamicModule, INestApplication, INestApplicationContext, Type } from '@nestjs/common';
+import type {
+  DynamicModule,
+  INestApplication,
+  INestApplicationContext,
+  NestApplicationOptions,
+  Type,
+} from '@nestjs/common';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { setUpHttp } from './http.js';
@@ -21,22 +28,21 @@ export async function startApp(
   config: AppConfig,
   extensions: Array<Type | DynamicModule> = [],
 ): Promise<RunningApp> {
-  const levels = (['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const).slice(
-    0,
-    ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'].indexOf(config.LOG_LEVEL) + 1,
-  );
   if (!config.runsGateway) {
-    const app = await NestFactory.createApplicationContext(AppModule.forRoot(config, extensions), {
-      logger: [...levels],
-    });
+    const app = await NestFactory.createApplicationContext(
+      AppModule.forRoot(config, extensions),
+      loggerOptions(config),
+    );
+    useConfiguredLogger(app, config);
     await app.init();
     new Logger('Roomcast').log(`node ${config.NODE_ID} processing jobs (role worker, no HTTP)`);
     return { app, close: () => app.close() };
   }
-  const app: INestApplication = await NestFactory.create(AppModule.forRoot(config, extensions), {
-    logger: [...levels],
-    bufferLogs: false,
-  });
+  const app: INestApplication = await NestFactory.create(
+    AppModule.forRoot(config, extensions),
+    loggerOptions(config),
+  );
+  useConfiguredLogger(app, config);
   app.useWebSocketAdapter(new RoomcastWsAdapter(app, config));
   setUpHttp(app, config);
   try {
@@ -51,4 +57,20 @@ export async function startApp(
     `node ${config.NODE_ID} listening on :${address.port} (${config.embedded ? 'embedded' : 'redis'} mode, role ${config.ROLE})`,
   );
   return { app, url: `http://127.0.0.1:${address.port}`, close: () => app.close() };
+}
+
+const NEST_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as const;
+
+/**
+ * json: Nest buffers its boot lines until pino is in place (useConfiguredLogger), so even
+ * those are JSON. text: Nest's console logger, at LOG_LEVEL and the levels above it.
+ */
+function loggerOptions(config: AppConfig): NestApplicationOptions {
+  if (config.LOG_FORMAT === 'json') return { bufferLogs: true };
+  return { logger: NEST_LEVELS.slice(0, NEST_LEVELS.indexOf(config.LOG_LEVEL) + 1) };
+}
+
+/** Every `Logger` of @nestjs/common writes through pino from here on (json). */
+function useConfiguredLogger(app: INestApplicationContext, config: AppConfig): void {
+  if (config.LOG_FORMAT === 'json') app.useLogger(app.get(PinoNestLogger));
 }

@@ -3,16 +3,18 @@ import { ValidationPipe } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import type { AppConfig } from './config/app-config.js';
 import { RoomcastErrorFilter } from './admin/roomcast-error.filter.js';
+import { requestLogger } from './logging/log-options.js';
 
 /**
- * HTTP concerns shared by every route: validation of bodies, queries and params (unknown
- * fields refused), one error shape (RoomcastErrorFilter), Swagger UI at /docs and the
- * OpenAPI document at /docs-json.
+ * HTTP concerns shared by every route: request logging, validation of bodies, queries and
+ * params (unknown fields refused), one error shape (RoomcastErrorFilter), Swagger UI at /docs
+ * and the OpenAPI document at /docs-json.
  */
 export function setUpHttp(app: INestApplication, config: AppConfig): void {
   if (config.TRUST_PROXY) {
     (app.getHttpAdapter().getInstance() as { set(k: string, v: unknown): void }).set('trust proxy', true);
   }
+  app.use(requestLogger());
   app.useGlobalPipes(
     new ValidationPipe({
       whitelist: true,

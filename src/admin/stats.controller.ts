@@ -16,7 +16,8 @@ export class StatsController {
 
   @Get('stats')
   @ApiOperation({
-    summary: 'This node: connections, occupied rooms, messages per minute, queue depth, memory',
+    summary:
+      'This node: connections, occupied rooms, messages per minute, queue depth, load (event-loop lag, CPU, frame rates), memory; and the cluster per node',
   })
   @ApiOkResponse({ type: StatsDto })
   stats(): Promise<StatsDto> {

@@ -10,10 +10,11 @@ import type { RedisKeys } from '../redis/redis.module.js';
  */
 export type BusHeader =
   /**
-   * A frame for a room's members (`seq` for room messages, so receivers keep seq order;
+   * A frame for a room's members (`s`: seq for room messages, so receivers keep seq order;
+   * `a`: when the message was accepted, ms since the epoch, for the delivery latency;
    * `v`: volatile, typing or presence, skipped first for slow clients).
    */
-  | { t: 'room'; r: string; x?: string; s?: number; bin?: 1; v?: 1 }
+  | { t: 'room'; r: string; x?: string; s?: number; a?: number; bin?: 1; v?: 1 }
   /** The room was deleted: its members get the body, then leave it. */
   | { t: 'room.closed'; r: string }
   /** A frame for one device; `keep`: store it in its inbox if it turns out not to be here. */

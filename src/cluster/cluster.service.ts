@@ -10,6 +10,7 @@ import { Redis } from 'ioredis';
 import { AppConfig } from '../config/app-config.js';
 import { PresenceService } from '../presence/presence.service.js';
 import type { NodeInfo } from '../presence/presence.store.js';
+import { NodeLoad } from '../metrics/node-load.js';
 import { LocalNode } from './local-node.js';
 
 /**
@@ -32,6 +33,7 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
     private readonly config: AppConfig,
     private readonly presence: PresenceService,
     private readonly local: LocalNode,
+    private readonly load: NodeLoad,
     @Optional() @Inject(Redis) redis?: Redis,
   ) {
     redis?.on('error', () => (this.stale = true));
@@ -74,6 +76,7 @@ export class ClusterService implements OnApplicationBootstrap, BeforeApplication
         connections: this.local.connections(),
         started_at: this.startedAt,
         heartbeat_at: new Date().toISOString(),
+        load: await this.load.current(),
       };
       // The key outlives four missed beats; with a look every beat, a dead node is found
       // within CLUSTER_NODE_TIMEOUT_MS.

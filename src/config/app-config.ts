@@ -381,6 +381,22 @@ export class AppConfig {
   @IsIn(['fatal', 'error', 'warn', 'log', 'debug', 'verbose'])
   LOG_LEVEL: LogLevel = 'log';
 
+  /** The window /api/stats and the cluster heartbeat average a node's load over (lag, CPU, frame rates). */
+  @Transform(toInt)
+  @IsInt()
+  @Min(100)
+  @Max(600_000)
+  LOAD_WINDOW_MS = 10_000;
+
+  /** `json`: one pino JSON object per line (node_id on each); `text`: Nest's coloured console lines. */
+  @IsIn(['json', 'text'])
+  LOG_FORMAT: 'json' | 'text' = 'json';
+
+  /** Wrap each handled frame in an OpenTelemetry span (no-op unless an SDK is registered). */
+  @Transform(toBool)
+  @IsBoolean()
+  OTEL_TRACING = false;
+
   get embedded(): boolean {
     return !this.REDIS_URL;
   }

@@ -78,7 +78,7 @@ export class DeliveryService extends LiveDelivery implements RoomListener {
     if (!roomId) return;
     const seq = event.message.seq!;
     const frame = Buffer.from(event.relayFrame ?? JSON.stringify({ type: 'message', data: event.message }));
-    const header: BusHeader = { t: 'room', r: roomId, x: event.sessionId, s: seq };
+    const header: BusHeader = { t: 'room', r: roomId, x: event.sessionId, s: seq, a: event.message.ts };
     this.bus.publishRoom(roomId, header, frame);
     this.roomFrame(header, frame, event.relayFrame ? 'relay' : 'message');
   }
@@ -188,6 +188,9 @@ export class DeliveryService extends LiveDelivery implements RoomListener {
       });
       this.metrics.framesOut.inc({ type }, sent);
       if (header.s !== undefined) this.metrics.fanout.observe(sent);
+      // Across nodes this includes their clock difference: clamped, never negative.
+      if (header.a !== undefined && sent > 0)
+        this.metrics.deliveryLatency.observe(Math.max(0, Date.now() - header.a) / 1000);
     };
     if (header.s !== undefined && this.sequencer) this.sequencer.push(header.r, header.s, send);
     else send();

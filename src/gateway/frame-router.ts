@@ -4,6 +4,7 @@ import { ErrorCode } from '#protocol';
 import { assertAllowed } from '../auth/permissions.js';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { validateData } from './dto/validate.js';
+import { FrameTracer } from './frame-tracer.js';
 import type { HandlerContext } from './handler-context.js';
 import { MESSAGE_HANDLER, type MessageHandlerMetadata } from './message-handler.decorator.js';
 
@@ -31,6 +32,7 @@ export class FrameRouter implements OnModuleInit {
     private readonly discovery: DiscoveryService,
     private readonly scanner: MetadataScanner,
     private readonly reflector: Reflector,
+    private readonly tracer: FrameTracer,
   ) {}
 
   onModuleInit(): void {
@@ -55,20 +57,25 @@ export class FrameRouter implements OnModuleInit {
     return [...this.routes.keys()];
   }
 
-  /** Runs the handler of `type`; throws UNKNOWN_TYPE when there is none, FORBIDDEN without its permission. */
+  /**
+   * Runs the handler of `type` (traced, see FrameTracer); throws UNKNOWN_TYPE when there is
+   * none, FORBIDDEN without its permission.
+   */
   async dispatch(type: string, ctx: HandlerContext, data: Record<string, unknown>): Promise<unknown> {
     const route = this.routes.get(type);
     if (!route) throw new RoomcastError(ErrorCode.UNKNOWN_TYPE, `unknown type ${type}`);
-    let input: unknown = data;
-    if (route.meta.dto) input = validateData(route.meta.dto, data);
-    else if (Object.keys(data).length) throw RoomcastError.badRequest(`${type} takes no data`);
-    const { permission } = route.meta;
-    if (permission)
-      assertAllowed(
-        ctx.connection.principal,
-        typeof permission === 'function' ? permission(input) : permission,
-      );
-    return route.fn(ctx, input);
+    return this.tracer.run(type, ctx, data, async () => {
+      let input: unknown = data;
+      if (route.meta.dto) input = validateData(route.meta.dto, data);
+      else if (Object.keys(data).length) throw RoomcastError.badRequest(`${type} takes no data`);
+      const { permission } = route.meta;
+      if (permission)
+        assertAllowed(
+          ctx.connection.principal,
+          typeof permission === 'function' ? permission(input) : permission,
+        );
+      return route.fn(ctx, input);
+    });
   }
 
   private add(meta: MessageHandlerMetadata, fn: HandlerFn, owner: string): void {

@@ -2,7 +2,10 @@ import { Injectable } from '@nestjs/common';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { ConnectionRegistry } from './connection-registry.js';
 
-/** The gateway's Prometheus metrics. Broadcasts count their recipients in one call, not one per socket. */
+/**
+ * The gateway's Prometheus metrics. Broadcasts count their recipients in one call, not one per
+ * socket; the fan-out and latency histograms are observed once per room message per node.
+ */
 @Injectable()
 export class GatewayMetrics {
   readonly framesIn: Counter<'type'>;
@@ -10,6 +13,7 @@ export class GatewayMetrics {
   readonly handshakes: Counter<'outcome'>;
   readonly fanout: Histogram;
   readonly backpressure: Counter<'action'>;
+  readonly deliveryLatency: Histogram;
 
   constructor(registry: Registry, connections: ConnectionRegistry) {
     new Gauge({
@@ -56,6 +60,12 @@ export class GatewayMetrics {
       name: 'roomcast_fanout_recipients',
       help: 'Sockets one room broadcast was written to on this node',
       buckets: [1, 2, 5, 10, 50, 100, 500, 1000, 5000, 10000],
+      registers: [registry],
+    });
+    this.deliveryLatency = new Histogram({
+      name: 'roomcast_delivery_latency_seconds',
+      help: "From a room message being accepted (on any node) to its write to this node's sockets",
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
       registers: [registry],
     });
   }

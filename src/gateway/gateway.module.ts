@@ -17,6 +17,7 @@ import { ConnectionCaps } from './connection-caps.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { DeliveryService } from './delivery.service.js';
 import { FrameRouter } from './frame-router.js';
+import { FrameTracer } from './frame-tracer.js';
 import { GatewayMetrics } from './gateway.metrics.js';
 import { AuthHandlers } from './handlers/auth.handlers.js';
 import { MessagingHandlers } from './handlers/messaging.handlers.js';
@@ -52,6 +53,7 @@ import { TokenExpiry } from './token-expiry.js';
     ConnectionRegistry,
     { provide: LocalNode, useExisting: ConnectionRegistry },
     FrameRouter,
+    FrameTracer,
     HandshakeService,
     DeliveryService,
     { provide: LiveDelivery, useExisting: DeliveryService },

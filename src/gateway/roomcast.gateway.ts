@@ -9,6 +9,7 @@ import { assertAllowed, Permission } from '../auth/permissions.js';
 import { AppConfig } from '../config/app-config.js';
 import { Lifecycle, type DisconnectedEvent } from '../common/lifecycle-events.js';
 import { RoomcastError } from '../common/roomcast-error.js';
+import { type LogFields, withFields } from '../logging/log-fields.js';
 import { MessagingService } from '../messaging/messaging.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
@@ -116,7 +117,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
       conn.lastSeen = Date.now();
       this.handshakes.onPong(conn, data);
     });
-    socket.on('error', (err) => this.logger.debug(`socket ${conn.sessionId}: ${err.message}`));
+    socket.on('error', (err) => this.logger.debug(this.about(conn, `socket error: ${err.message}`)));
     socket.on('close', (code: number) => void this.detach(conn, code));
   }
 
@@ -142,6 +143,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     const rooms = [...conn.rooms];
     this.registry.unregister(conn);
     if (!conn.handshaken) return;
+    this.logger.debug(this.about(conn, 'disconnected', { close_code: closeCode }));
     // At shutdown every socket of the node closes at once: telling each member about every
     // other one would be a storm of presence.leave frames to sockets that are closing anyway.
     if (!this.shuttingDown) {
@@ -149,7 +151,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
         this.presence.disconnect(conn.member),
         ...rooms.map((roomId) => this.presence.leave(roomId, conn.member)),
       ]).catch((err: Error) =>
-        this.logger.error(`presence cleanup of ${conn.deviceId} failed: ${err.message}`),
+        this.logger.error(this.about(conn, `presence cleanup failed: ${err.message}`)),
       );
     }
     const event: DisconnectedEvent = {
@@ -236,6 +238,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     clearTimeout(conn.handshakeTimer);
     await this.handshakes.handshake(conn, frame, (old) => this.replace(old));
     this.metrics.handshakes.inc({ outcome: 'ok' });
+    this.logger.debug(this.about(conn, 'handshake accepted', { room_id: conn.primaryRoom ?? undefined }));
   }
 
   private async relayBinary(conn: Connection, data: Buffer): Promise<void> {
@@ -285,9 +288,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
         },
       };
     } else {
-      this.logger.error(
-        `frame from ${conn.deviceId || conn.sessionId} failed: ${(err as Error).stack ?? String(err)}`,
-      );
+      this.logger.error(this.about(conn, `frame failed: ${(err as Error).stack ?? String(err)}`));
       frame = { type: 'error', error: { code: ErrorCode.INTERNAL, message: 'internal error' } };
     }
     if (id !== undefined) frame.id = id;
@@ -295,6 +296,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     this.metrics.framesOut.inc({ type: 'error' });
     if (err instanceof HandshakeError) {
       this.metrics.handshakes.inc({ outcome: err.code.toLowerCase() });
+      this.logger.debug(this.about(conn, `handshake refused: ${err.code} ${err.message}`));
       conn.close(err.closeCode, err.message.slice(0, 120));
     }
   }
@@ -310,6 +312,15 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
         conn.socket.ping();
       }
     }
+  }
+
+  /** A line about a connection, with its session and device (see withFields). */
+  private about(conn: Connection, msg: string, extra: LogFields = {}): object | string {
+    return withFields(this.config.LOG_FORMAT, msg, {
+      session_id: conn.sessionId,
+      device_id: conn.deviceId,
+      ...extra,
+    });
   }
 }
 

@@ -1,6 +1,7 @@
 import { Global, Module } from '@nestjs/common';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { MetricsController } from './metrics.controller.js';
+import { NodeLoad } from './node-load.js';
 import { QueueMetrics } from './queue.metrics.js';
 
 /**
@@ -8,6 +9,7 @@ import { QueueMetrics } from './queue.metrics.js';
  * register their own metrics on it (so several apps in one process, as in tests, never
  * collide on prom-client's global registry). Served at GET /metrics (no admin token:
  * scrapers reach it on the internal network), with the queue gauges collected on scrape.
+ * NodeLoad samples the node's load for /api/stats and the cluster heartbeat.
  */
 @Global()
 @Module({
@@ -23,7 +25,8 @@ import { QueueMetrics } from './queue.metrics.js';
       },
     },
     QueueMetrics,
+    NodeLoad,
   ],
-  exports: [Registry],
+  exports: [Registry, NodeLoad],
 })
 export class MetricsModule {}

@@ -71,6 +71,7 @@ export class BullMqWorkers implements OnApplicationBootstrap, BeforeApplicationS
   /** Rethrows every failure: a processor that swallowed one would make BullMQ record success. */
   private async process(job: Job): Promise<void> {
     if (!this.registry.isJobName(job.name)) throw new UnrecoverableError(`unknown job name ${job.name}`);
+    this.outcomes.started(job.queueName as QueueName, (job.processedOn ?? Date.now()) - job.timestamp);
     await this.registry.run(job.name, job.data as JobPayloads[typeof job.name]);
   }
 

@@ -191,9 +191,10 @@ export class InProcessJobQueue extends JobQueue implements BeforeApplicationShut
 
   private async runWithRetries(job: Job): Promise<void> {
     const state = this.queues[job.queue];
+    const enqueuedAt = Date.now();
     for (let attemptsMade = 1; ; attemptsMade++) {
       try {
-        await this.attempt(job, state);
+        await this.attempt(job, state, enqueuedAt);
         state.completed++;
         this.outcomes.completed(job.queue);
         return;
@@ -213,8 +214,9 @@ export class InProcessJobQueue extends JobQueue implements BeforeApplicationShut
     }
   }
 
-  private async attempt(job: Job, state: QueueState): Promise<void> {
+  private async attempt(job: Job, state: QueueState, enqueuedAt: number): Promise<void> {
     await state.slots.acquire();
+    this.outcomes.started(job.queue, Date.now() - enqueuedAt);
     state.active++;
     try {
       await this.registry.run(job.name, job.data as JobPayloads[JobName]);

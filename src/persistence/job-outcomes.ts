@@ -1,5 +1,5 @@
 import { Injectable, Logger } from '@nestjs/common';
-import { Counter, Registry } from 'prom-client';
+import { Counter, Histogram, Registry } from 'prom-client';
 import { QueueName } from './job-registry.js';
 
 /**
@@ -14,6 +14,7 @@ export class JobOutcomes {
   private readonly failedAttemptsTotal: Counter<'queue'>;
   private readonly deadLetteredTotal: Counter<'queue'>;
   private readonly rejectedTotal: Counter<'queue'>;
+  private readonly waitSeconds: Histogram<'queue'>;
 
   constructor(registry: Registry) {
     const counter = (name: string, help: string) =>
@@ -31,6 +32,13 @@ export class JobOutcomes {
       'roomcast_jobs_rejected_total',
       'In-process jobs that exhausted their attempts while their caller waited: reported to it, not kept.',
     );
+    this.waitSeconds = new Histogram({
+      name: 'roomcast_job_wait_seconds',
+      help: 'From a job being enqueued to the start of its attempt (retries include their backoff).',
+      labelNames: ['queue'] as const,
+      buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 10, 30, 60, 300],
+      registers: [registry],
+    });
     // Zero series from the start, so a rate() or an alert sees the queue before its first event.
     for (const queue of Object.values(QueueName)) {
       for (const c of [
@@ -41,6 +49,11 @@ export class JobOutcomes {
       ])
         c.inc({ queue }, 0);
     }
+  }
+
+  /** An attempt starts, `waitedMs` after the job was enqueued. */
+  started(queue: QueueName, waitedMs: number): void {
+    this.waitSeconds.observe({ queue }, Math.max(0, waitedMs) / 1000);
   }
 
   completed(queue: QueueName): void {

@@ -1,3 +1,5 @@
+import type { NodeLoadSample } from '../metrics/node-load.js';
+
 export interface Member {
   deviceId: string;
   identity: string;
@@ -20,6 +22,8 @@ export interface NodeInfo {
   connections: number;
   started_at: string;
   heartbeat_at: string;
+  /** Its load over its last sampling window (absent from nodes of older versions). */
+  load?: NodeLoadSample;
 }
 
 /** What removing a dead node took away: its room memberships and its sessions. */

@@ -18,6 +18,13 @@ const snapshot = (over: Partial<StatusSnapshot> = {}): StatusSnapshot => ({
     { name: QueueName.Audit, waiting: 0, active: 0, delayed: 0, completed: 5, failed: 0 },
   ],
   cluster: { nodes: [], connections: 12 },
+  load: {
+    window_s: 10,
+    event_loop_lag_ms: { mean: 1, p99: 2, max: 3 },
+    cpu_percent: 4,
+    frames_in_per_s: 5,
+    frames_out_per_s: 6,
+  },
   memory: { rss_bytes: 1, heap_used_bytes: 1, heap_total_bytes: 1, external_bytes: 1 },
   ...over,
 });

@@ -5,6 +5,7 @@ import { JobQueue, type QueueCounts } from '../persistence/job-queue.js';
 import type { QueueName } from '../persistence/job-registry.js';
 import { PresenceService } from '../presence/presence.service.js';
 import type { NodeInfo } from '../presence/presence.store.js';
+import { NodeLoad, type NodeLoadSample } from '../metrics/node-load.js';
 import { MessageRate } from './message-rate.js';
 import { singleFlight, withTimeout } from './with-timeout.js';
 
@@ -38,6 +39,8 @@ export interface StatusSnapshot {
   /** The cluster as presence sees it; null when it could not be read in time. */
   cluster: ClusterStatus | null;
   cluster_error?: string;
+  /** This node's load over the last LOAD_WINDOW_MS (the cluster's rows carry each node's own). */
+  load: NodeLoadSample;
   memory: { rss_bytes: number; heap_used_bytes: number; heap_total_bytes: number; external_bytes: number };
 }
 
@@ -53,10 +56,11 @@ export class StatusService {
     private readonly presence: PresenceService,
     private readonly jobs: JobQueue,
     private readonly rate: MessageRate,
+    private readonly load: NodeLoad,
   ) {}
 
   async snapshot(): Promise<StatusSnapshot> {
-    const [cluster, queues] = await Promise.all([
+    const [cluster, queues, load] = await Promise.all([
       this.cluster().then(
         (status) => ({ status, error: undefined }),
         (err: Error) => ({ status: null, error: err.message }),
@@ -65,6 +69,7 @@ export class StatusService {
         (depths) => ({ depths, error: undefined }),
         (err: Error) => ({ depths: null, error: err.message }),
       ),
+      this.load.current(),
     ]);
     const memory = process.memoryUsage();
     return {
@@ -79,6 +84,7 @@ export class StatusService {
       ...(queues.error !== undefined ? { queues_error: queues.error } : {}),
       cluster: cluster.status && { nodes: cluster.status.nodes, connections: cluster.status.connections },
       ...(cluster.error !== undefined ? { cluster_error: cluster.error } : {}),
+      load,
       memory: {
         rss_bytes: memory.rss,
         heap_used_bytes: memory.heapUsed,

@@ -114,6 +114,23 @@ describe.runIf(servicesAvailable)('cluster of 3 nodes: one server (mysql+redis)'
     );
   });
 
+  it('times room messages accepted on another node once per message on the receiving node', async () => {
+    const ROOM = 'FANOUTLAT';
+    const latencyCount = async (nodeIndex: number) => {
+      const text = await (await fetch(`${cluster.nodes[nodeIndex].url}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('roomcast_delivery_latency_seconds_count '));
+      return Number(line?.split(' ')[1] ?? 0);
+    };
+    const sender = await connect(0, 'lat-sender', ROOM);
+    const receiver = await connect(1, 'lat-receiver', ROOM);
+    const before = await latencyCount(1);
+    const last = receiver.waitFor('message', (m) => m.content === 'timed 3');
+    for (let i = 1; i <= 3; i++) {
+      await sender.request('message.send', { room_id: ROOM, kind: 'text', content: `timed ${i}` });
+    }
+    await last;
+    expect((await latencyCount(1)) - before).toBe(3);
+  });
   it('delivers direct messages live to a device on another node, both ways', async () => {
     const a = await connect(0, 'dm-a');
     const b = await connect(2, 'dm-b');

@@ -3,6 +3,37 @@ import { IsDefined, IsOptional, IsString, Matches } from 'class-validator';
 import { CLIENT_ROOM_ID, IsRoomId } from '../../rooms/room-id.js';
 import { QueueCountsDto } from './queues.dto.js';
 
+export class EventLoopLagDto {
+  @ApiProperty({ description: 'Mean delay of the event loop beyond its expected tick, ms' })
+  mean: number;
+
+  @ApiProperty({ description: '99th percentile, ms' })
+  p99: number;
+
+  @ApiProperty({ description: 'Longest delay in the window, ms' })
+  max: number;
+}
+
+export class NodeLoadDto {
+  @ApiProperty({
+    description:
+      'Seconds the figures cover: the last LOAD_WINDOW_MS window (since start, before the first one ends)',
+  })
+  window_s: number;
+
+  @ApiProperty({ type: EventLoopLagDto })
+  event_loop_lag_ms: EventLoopLagDto;
+
+  @ApiProperty({ description: 'Process CPU time (user + system) over wall time, %: 100 is one core busy' })
+  cpu_percent: number;
+
+  @ApiProperty({ description: 'WebSocket frames received per second' })
+  frames_in_per_s: number;
+
+  @ApiProperty({ description: 'WebSocket frames written per second (each recipient of a broadcast counts)' })
+  frames_out_per_s: number;
+}
+
 export class NodeDto {
   @ApiProperty()
   node_id: string;
@@ -18,6 +49,9 @@ export class NodeDto {
 
   @ApiProperty({ format: 'date-time' })
   heartbeat_at: string;
+
+  @ApiPropertyOptional({ type: NodeLoadDto, description: 'Its load, as of its last heartbeat' })
+  load?: NodeLoadDto;
 }
 
 export class ClusterDto {
@@ -87,6 +121,9 @@ export class StatsDto {
 
   @ApiPropertyOptional({ description: 'Why cluster is null' })
   cluster_error?: string;
+
+  @ApiProperty({ type: NodeLoadDto, description: "This node's load over the last window" })
+  load: NodeLoadDto;
 
   @ApiProperty({ type: MemoryDto })
   memory: MemoryDto;
