@@ -5,7 +5,7 @@ import type {
   NestApplicationOptions,
   Type,
 } from '@nestjs/common';
-import { Logger } from '@nestjs/common';
+import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
@@ -67,10 +67,19 @@ const NEST_LEVELS = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'] as con
  */
 function loggerOptions(config: AppConfig): NestApplicationOptions {
   if (config.LOG_FORMAT === 'json') return { bufferLogs: true };
-  return { logger: NEST_LEVELS.slice(0, NEST_LEVELS.indexOf(config.LOG_LEVEL) + 1) };
+  return { logger: levelsUpTo(config.LOG_LEVEL) };
 }
 
-/** Every `Logger` of @nestjs/common writes through pino from here on (json). */
+/**
+ * Every `Logger` of @nestjs/common writes through pino (json) or the console logger (text) from
+ * here on. Nest keeps one logger per process: set it either way, so that the last app started
+ * in a process (tests start several) is the one whose format holds.
+ */
 function useConfiguredLogger(app: INestApplicationContext, config: AppConfig): void {
-  if (config.LOG_FORMAT === 'json') app.useLogger(app.get(PinoNestLogger));
+  if (config.LOG_FORMAT === 'json') return app.useLogger(app.get(PinoNestLogger));
+  const text = new ConsoleLogger();
+  text.setLogLevels(levelsUpTo(config.LOG_LEVEL));
+  app.useLogger(text);
 }
+
+const levelsUpTo = (level: AppConfig['LOG_LEVEL']) => NEST_LEVELS.slice(0, NEST_LEVELS.indexOf(level) + 1);

@@ -352,7 +352,12 @@ describe.each(MODES)('connection caps per address (%s)', (mode) => {
 
   beforeAll(async () => {
     env = await testEnvironment(mode);
-    server = await startTestServer(env, { MAX_CONNECTIONS_PER_IP: '2', LOG_LEVEL: 'debug' });
+    // Text logs: written through process.stdout.write, where the test reads them.
+    server = await startTestServer(env, {
+      MAX_CONNECTIONS_PER_IP: '2',
+      LOG_LEVEL: 'debug',
+      LOG_FORMAT: 'text',
+    });
   });
   afterAll(async () => {
     await server?.stop();
