@@ -338,6 +338,38 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       expect((await b.client.waitFor('message')).message_id).toBe(ack.message_id);
     });
 
+    it('answers a text frame that is not UTF-8 with BAD_REQUEST, not a close (4400 before hello)', async () => {
+      const notUtf8 = Buffer.concat([
+        Buffer.from('{"type":"ping","id":"'),
+        Buffer.from([0xc0, 0xaf]),
+        Buffer.from('"}'),
+      ]);
+      const raw = new WebSocket(server.wsUrl);
+      const frames: Array<Record<string, unknown>> = [];
+      raw.on('message', (data: Buffer) =>
+        frames.push(JSON.parse(data.toString()) as Record<string, unknown>),
+      );
+      await new Promise((resolve) => raw.once('open', resolve));
+      raw.send(JSON.stringify({ type: 'hello', data: { device_id: device('utf8'), identity: 'web' } }));
+      await eventually(async () => frames.some((f) => f.type === 'offline_done'), Boolean);
+      raw.send(notUtf8, { binary: false });
+      raw.send(JSON.stringify({ type: 'ping', id: 'after' }));
+      await eventually(async () => frames.some((f) => f.type === 'pong'), Boolean);
+      expect(frames.filter((f) => f.type === 'error')).toEqual([
+        { type: 'error', error: { code: 'BAD_REQUEST', message: 'frame is not valid UTF-8' } },
+      ]);
+      expect(raw.readyState).toBe(WebSocket.OPEN);
+      raw.close();
+
+      const early = new WebSocket(server.wsUrl);
+      await new Promise((resolve) => early.once('open', resolve));
+      early.send(notUtf8, { binary: false });
+      const [code] = (await new Promise((resolve) => early.once('close', (...args) => resolve(args)))) as [
+        number,
+      ];
+      expect(code).toBe(4400);
+    });
+
     it('closes a frame over MAX_PAYLOAD_BYTES with 1009, and only that connection', async () => {
       const roomId = room();
       const a = await pool.connect({ device_id: device('big'), identity: 'web', room_id: roomId });

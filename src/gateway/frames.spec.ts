@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { FrameError, parseFrame } from './frames.js';
+import { decodeText, FrameError, parseFrame } from './frames.js';
 
 describe('parseFrame', () => {
   it('reads a typed request', () => {
@@ -44,4 +44,17 @@ describe('parseFrame', () => {
       expect((err as FrameError).code).toBe('BAD_REQUEST');
     }
   });
+});
+
+describe('decodeText', () => {
+  it('decodes UTF-8', () => {
+    expect(decodeText(Buffer.from('{"t":"é😀"}'))).toBe('{"t":"é😀"}');
+  });
+
+  it.each([[[0x80]], [[0xc0, 0xaf]], [[0xed, 0xa0, 0x80]], [[0xf4, 0x90, 0x80, 0x80]], [[0x7b, 0xe2, 0x82]]])(
+    'refuses the bytes %j with a FrameError',
+    (bytes) => {
+      expect(() => decodeText(Buffer.from(bytes))).toThrow(new FrameError('frame is not valid UTF-8'));
+    },
+  );
 });

@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { REQUEST_ID_MAX_LENGTH } from '#protocol';
 import { RoomcastError } from '../common/roomcast-error.js';
 
@@ -17,6 +18,15 @@ export class FrameError extends RoomcastError {
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The text of a text frame. ws's own UTF-8 check is off (RoomcastWsAdapter) because it closes
+ * the socket with 1007; here an invalid frame is refused like any other bad frame.
+ */
+export function decodeText(payload: Buffer): string {
+  if (!isUtf8(payload)) throw new FrameError('frame is not valid UTF-8');
+  return payload.toString('utf8');
+}
 
 /**
  * Checks the envelope of a text frame: a JSON object; `type` a non-empty string when present;

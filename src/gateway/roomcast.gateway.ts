@@ -14,7 +14,7 @@ import { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { DeliveryService } from './delivery.service.js';
 import { FrameRouter } from './frame-router.js';
-import { FrameError, parseFrame, type ParsedFrame } from './frames.js';
+import { decodeText, FrameError, parseFrame, type ParsedFrame } from './frames.js';
 import { GatewayMetrics } from './gateway.metrics.js';
 import { EventReply } from './handler-context.js';
 import { HandshakeError, HandshakeService } from './handshake.service.js';
@@ -127,9 +127,10 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     let requestId: string | undefined;
     try {
       if (isBinary) return this.onBinary(conn, toBuffer(data));
-      const text = toBuffer(data).toString('utf8');
+      let text: string;
       let frame: ParsedFrame;
       try {
+        text = decodeText(toBuffer(data));
         frame = parseFrame(text);
       } catch (err) {
         if (!conn.handshaken)
