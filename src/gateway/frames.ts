@@ -29,11 +29,12 @@ export function decodeText(payload: Buffer): string {
 }
 
 /**
- * Checks the envelope of a text frame: a JSON object; `type` a non-empty string when present;
- * `id` a string of 1–64 characters; `data` an object. Throws FrameError (BAD_REQUEST),
+ * Checks the envelope of a text frame: a JSON object nesting at most `maxDepth` levels (the
+ * frame itself is level 1); `type` a non-empty string when present; `id` a string of 1–64
+ * characters; `data` an object. Throws FrameError (BAD_REQUEST),
  * carrying the id when it could be read, so the error can be correlated.
  */
-export function parseFrame(text: string): ParsedFrame {
+export function parseFrame(text: string, maxDepth: number): ParsedFrame {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
@@ -46,9 +47,29 @@ export function parseFrame(text: string): ParsedFrame {
   if (id !== undefined && !validId)
     throw new FrameError(`id must be a string of 1-${REQUEST_ID_MAX_LENGTH} characters`);
   const reqId = validId ? id : undefined;
+  if (nestsDeeperThan(raw, maxDepth))
+    throw new FrameError(`frame nests deeper than ${maxDepth} levels (FRAME_MAX_DEPTH)`, reqId);
   if (type === undefined) return { kind: 'typeless', raw };
   if (typeof type !== 'string' || type.length === 0 || type.length > 64)
     throw new FrameError('type must be a non-empty string', reqId);
   if (data !== undefined && !isObject(data)) throw new FrameError('data must be an object', reqId);
   return { kind: 'typed', type, id: reqId, data: data ?? {}, raw };
+}
+
+/**
+ * Whether objects and arrays in `value` nest more than `limit` levels, walked without
+ * recursion: the DTO transform downstream recurses per level, and a 64 KiB frame can nest
+ * 30,000 levels, enough to overflow the stack.
+ */
+export function nestsDeeperThan(value: unknown, limit: number): boolean {
+  const stack: Array<[unknown, number]> = [[value, 1]];
+  while (stack.length) {
+    const [v, depth] = stack.pop()!;
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth > limit) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) {
+      if (typeof child === 'object' && child !== null) stack.push([child, depth + 1]);
+    }
+  }
+  return false;
 }

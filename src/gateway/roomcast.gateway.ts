@@ -131,7 +131,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
       let frame: ParsedFrame;
       try {
         text = decodeText(toBuffer(data));
-        frame = parseFrame(text);
+        frame = parseFrame(text, this.config.FRAME_MAX_DEPTH);
       } catch (err) {
         if (!conn.handshaken)
           throw new HandshakeError(ErrorCode.BAD_REQUEST, (err as Error).message, CloseCode.BAD_HANDSHAKE);
