@@ -226,3 +226,19 @@ export async function memoryAfterGc(
     await new Promise((r) => setTimeout(r, 20));
   }
 }
+
+/** Resolves once the process's output matches `pattern` (a worker's readiness line, say). */
+export async function waitForOutput(
+  server: ServerProcess,
+  pattern: RegExp,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(server.output())) {
+    if (Date.now() > deadline || !server.alive())
+      throw new Error(
+        `no ${pattern} in the output${server.alive() ? '' : ' (exited)'}:\n${server.output().slice(-4000)}`,
+      );
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
