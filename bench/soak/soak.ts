@@ -34,6 +34,8 @@ const Database = createRequire(import.meta.url)('better-sqlite3') as new (
 ) => { prepare(sql: string): { get(...params: unknown[]): unknown }; close(): void };
 const TICKS_PER_SECOND = 20;
 const MiB = 1024 * 1024;
+/** Below this, the RSS slope says more about start-up than about leaks. */
+const TREND_MIN_S = 600;
 
 const { values: flags } = parseArgs({
   options: {
@@ -389,7 +391,9 @@ function writeReport(r: {
     `| max during the run | ${mib(maxRss)} | ${mib(Math.max(...r.samples.map((s) => s.heap)))} |`,
     `| end (clients closed, GC'd) | ${mib(r.after.rss)} | ${mib(r.after.heap)} |`,
     '',
-    `RSS trend over the second half of the run: ${rssTrend(r.samples).toFixed(1)} MiB/hour (least squares).`,
+    r.durationS >= TREND_MIN_S
+      ? `RSS trend over the second half of the run: ${rssTrend(r.samples).toFixed(1)} MiB/hour (least squares).`
+      : `No RSS trend: the run is shorter than ${TREND_MIN_S / 60} minutes (start-up memory is still being given back).`,
     '',
     '## Over time',
     '',
