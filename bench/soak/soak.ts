@@ -22,6 +22,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { createConnection } from 'mysql2/promise';
+import * as prettier from 'prettier';
 import { RoomcastClient } from '#client';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -261,13 +262,14 @@ async function main(): Promise<void> {
   await sample();
   const sampler = setInterval(() => void sample(), sampleMs);
 
-  // The load: rate/20 sends every 50 ms, round the clients (fractions carried over).
+  // The load: every 50 ms, the sends due by now at `rate` (timers drift; the clock does not),
+  // round the clients.
   let next = 0;
-  let credit = 0;
+  const loadStart = performance.now();
   const inFlight = new Set<Promise<void>>();
   const ticker = setInterval(() => {
-    credit += rate / TICKS_PER_SECOND;
-    for (; credit >= 1; credit--) {
+    const due = Math.floor((rate * (performance.now() - loadStart)) / 1000);
+    while (counters.sent < due) {
       const { client, roomId } = clients[next++ % clients.length];
       const sentAt = performance.now();
       counters.sent++;
@@ -320,7 +322,7 @@ async function main(): Promise<void> {
   await new Promise((r) => server.once('exit', r));
   await dropStorage();
 
-  writeReport({ samples, baseline, after, durationS, stored, expectedDeliveries, warnings });
+  await writeReport({ samples, baseline, after, durationS, stored, expectedDeliveries, warnings });
 }
 
 function percentile(values: number[], p: number): number {
@@ -341,7 +343,7 @@ function rssTrend(samples: Sample[]): number {
   return den ? ((num / den) * 3_600_000) / MiB : 0;
 }
 
-function writeReport(r: {
+async function writeReport(r: {
   samples: Sample[];
   baseline: { rss: number; heap: number };
   after: { rss: number; heap: number };
@@ -349,7 +351,7 @@ function writeReport(r: {
   stored: number;
   expectedDeliveries: number;
   warnings: number;
-}): void {
+}): Promise<void> {
   const mib = (b: number) => (b / MiB).toFixed(1);
   const maxRss = Math.max(...r.samples.map((s) => s.rss));
   const cpu = os.cpus();
@@ -407,7 +409,11 @@ function writeReport(r: {
   ];
   const path = resolve(ROOT, flags.report);
   mkdirSync(dirname(path), { recursive: true });
-  writeFileSync(path, lines.join('\n'));
+  const report = await prettier.format(lines.join('\n'), {
+    ...(await prettier.resolveConfig(path)),
+    parser: 'markdown',
+  });
+  writeFileSync(path, report);
   log(`report: ${path}`);
 }
 
