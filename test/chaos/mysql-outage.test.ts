@@ -1,16 +1,15 @@
-import { RoomcastClient } from '#client';
 import { createConnection, type Connection } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN } from '../support/app.js';
-import { steadyLoad, storedOnce } from '../support/chaos.js';
+import { connectAll, steadyLoad, storedOnce } from '../support/chaos.js';
 import { eventually } from '../support/clients.js';
 import {
+  cannotRun,
   freePort,
   hasBinary,
   MARIADB_INSTALL_DB,
   MARIADBD,
   PrivateMariaDb,
-  requireServices,
 } from '../support/private-services.js';
 import { spawnServer, stopServer, type ServerProcess } from '../support/process.js';
 import { deleteRedisKeys, servicesAvailable, uniquePrefix } from '../support/services.js';
@@ -31,8 +30,7 @@ const canRun = hasBinary(MARIADBD) && hasBinary(MARIADB_INSTALL_DB);
 describe.runIf(servicesAvailable)(`chaos: MySQL down for ${DOWN_MS} ms under load (${SIGNAL})`, () => {
   if (!canRun) {
     const why = `${MARIADBD} and ${MARIADB_INSTALL_DB} are needed to run a private MariaDB (set RC_TEST_MARIADBD)`;
-    if (requireServices) it('needs a private MariaDB (REQUIRE_SERVICES=1)', () => expect.fail(why));
-    else it.skip(`skipped: ${why}`);
+    cannotRun(why);
     return;
   }
 
@@ -78,16 +76,7 @@ describe.runIf(servicesAvailable)(`chaos: MySQL down for ${DOWN_MS} ms under loa
     '/health names the database, sends are still acked, and once it is back every acked message is stored once',
     async () => {
       const url = `${base.replace('http', 'ws')}/ws`;
-      const clients = await Promise.all(
-        ['db-a', 'db-b'].map(async (device) => {
-          const { client } = await RoomcastClient.connect(url, {
-            device_id: device,
-            identity: 'chaos',
-            room_id: ROOM,
-          });
-          return client;
-        }),
-      );
+      const clients = await connectAll(url, ['db-a', 'db-b'], ROOM);
       expect((await health()).status).toBe(200);
       const load = steadyLoad(clients, ROOM, 20);
       await eventually(

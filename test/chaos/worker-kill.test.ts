@@ -1,11 +1,10 @@
-import { RoomcastClient } from '#client';
 import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN } from '../support/app.js';
 import { eventually } from '../support/clients.js';
 import { spawnServer, stopServer, waitForOutput, type ServerProcess } from '../support/process.js';
 import { provisionServices, servicesAvailable, type Services } from '../support/services.js';
-import { floodRoom, storedOnce } from '../support/chaos.js';
+import { connectAll, floodRoom, storedOnce } from '../support/chaos.js';
 
 const ROOM = 'CHAOSWK1';
 const CLIENTS = 4;
@@ -59,15 +58,10 @@ describe.runIf(servicesAvailable)(
     it('SIGKILL while it writes: a new worker takes the jobs over; every acked message stored once', async () => {
       const first = await startWorker('chaos-worker-1');
       const url = `ws://127.0.0.1:${await gateway.port}/ws`;
-      const clients = await Promise.all(
-        Array.from({ length: CLIENTS }, async (_, i) => {
-          const { client } = await RoomcastClient.connect(url, {
-            device_id: `wk-${i}`,
-            identity: 'chaos',
-            room_id: ROOM,
-          });
-          return client;
-        }),
+      const clients = await connectAll(
+        url,
+        Array.from({ length: CLIENTS }, (_, i) => `wk-${i}`),
+        ROOM,
       );
 
       // The kill: as soon as the worker has written its first rows, with the flood still going.

@@ -1,4 +1,4 @@
-import type { RoomcastClient } from '#client';
+import { RoomcastClient } from '#client';
 import type { Connection, RowDataPacket } from 'mysql2/promise';
 import { expect } from 'vitest';
 import { eventually } from './clients.js';
@@ -7,6 +7,20 @@ export interface Acked {
   requestId: string;
   message_id: string;
   seq?: number;
+}
+
+/** One handshaken client per device, all in `roomId`. */
+export function connectAll(url: string, devices: string[], roomId: string): Promise<RoomcastClient[]> {
+  return Promise.all(
+    devices.map(async (device) => {
+      const { client } = await RoomcastClient.connect(url, {
+        device_id: device,
+        identity: 'chaos',
+        room_id: roomId,
+      });
+      return client;
+    }),
+  );
 }
 
 /** A send: the request id (also the idempotency key) is `<device>-<k>`. */
@@ -60,7 +74,8 @@ export function steadyLoad(clients: RoomcastClient[], roomId: string, intervalMs
       const requestId = `s${c}-${k}`;
       const p = sendOne(client, roomId, requestId).then(
         (ack) => void acks.push(ack),
-        (err: Error) => void failures.push(`${requestId}: ${err.message}`),
+        (err: Error & { code?: string }) =>
+          void failures.push(`${requestId}: ${err.code ?? err.name} ${err.message}`),
       );
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect, it } from 'vitest';
 
 /** A port nothing listens on right now. */
 export async function freePort(): Promise<number> {
@@ -16,6 +17,15 @@ export async function freePort(): Promise<number> {
 export const requireServices = ['1', 'true', 'yes', 'on'].includes(
   String(process.env.REQUIRE_SERVICES ?? '').toLowerCase(),
 );
+
+/**
+ * Stands in for a suite that cannot run here (a binary is missing): a failing test under
+ * REQUIRE_SERVICES=1, else a skipped one naming `why`.
+ */
+export function cannotRun(why: string): void {
+  if (requireServices) it(`cannot run: ${why} (REQUIRE_SERVICES=1)`, () => expect.fail(why));
+  else it.skip(`skipped: ${why}`);
+}
 
 /** True when `command --version` runs. */
 export const hasBinary = (command: string) =>
@@ -88,20 +98,38 @@ abstract class PrivateServer {
 
 export const REDIS_SERVER = 'redis-server';
 
-/** A Redis of the test file's own. No persistence: a restart comes back empty. */
+/**
+ * A Redis of the test file's own. No persistence by default: a restart comes back empty.
+ * `persistent`: an append-only file fsynced at every write (in a temp dir), as operations.md
+ * asks of production, so a restart keeps every acknowledged write.
+ */
 export class PrivateRedis extends PrivateServer {
   protected readonly ready = /ready to accept connections/i;
   protected readonly name = REDIS_SERVER;
+  private readonly dir?: string;
+
+  constructor(port: number, options: { persistent?: boolean } = {}) {
+    super(port);
+    if (options.persistent) this.dir = mkdtempSync(join(tmpdir(), 'roomcast-redis-'));
+  }
 
   get url(): string {
     return `redis://127.0.0.1:${this.port}`;
   }
 
   protected command() {
+    const persistence = this.dir
+      ? ['--dir', this.dir, '--appendonly', 'yes', '--appendfsync', 'always']
+      : ['--appendonly', 'no'];
     return {
       cmd: REDIS_SERVER,
-      args: ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      args: ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', ...persistence],
     };
+  }
+
+  override async dispose(): Promise<void> {
+    await super.dispose();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
   }
 }
 
