@@ -22,6 +22,7 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       HANDSHAKE_TIMEOUT_MS: '400',
       HEARTBEAT_MS: '300',
       MAX_PAYLOAD_BYTES: '4096',
+      FRAME_MAX_DEPTH: '16',
     });
     pool = new ClientPool(server.wsUrl);
   });
@@ -333,9 +334,69 @@ describe.each(MODES)('gateway over a real socket (%s)', (mode) => {
       expect(await a.client.waitFor('error', (_d, e) => e.id === 'bad-data')).toMatchObject({
         code: 'BAD_REQUEST',
       });
+      // Keys class-transformer would hide from the whitelist.
+      for (const key of ['__proto__', 'constructor']) {
+        a.client.send(`{"type":"room.join","id":"hidden-${key}","data":{"room_id":"ABCDEFGH","${key}":{}}}`);
+        expect(await a.client.waitFor('error', (_d, e) => e.id === `hidden-${key}`)).toEqual({
+          code: 'BAD_REQUEST',
+          message: `property ${key} should not exist`,
+        });
+      }
+      // Nesting past FRAME_MAX_DEPTH (16 here) is refused at the envelope, before the DTO
+      // transform, which recurses per level (10,000 levels overflowed its stack: INTERNAL).
+      // Frame, data and content use 3 of the 16 levels.
+      const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
+      for (const [id, levels] of [
+        ['deep', 1500],
+        ['deep-17', 14],
+      ] as const) {
+        a.client.send(
+          `{"type":"message.send","id":"${id}","data":{"room_id":"${roomId}","kind":"custom","content":{"a":${nested(levels)}}}}`,
+        );
+        expect(await a.client.waitFor('error', (_d, e) => e.id === id)).toEqual({
+          code: 'BAD_REQUEST',
+          message: 'frame nests deeper than 16 levels (FRAME_MAX_DEPTH)',
+        });
+      }
+      const at16 = await a.client.request('message.send', {
+        room_id: roomId,
+        kind: 'custom',
+        content: { a: JSON.parse(nested(13)) as unknown },
+      });
+      expect((await b.client.waitFor('message')).message_id).toBe(at16.message_id);
       expect(a.client.isOpen).toBe(true);
       const ack = await a.client.request('message.send', { room_id: roomId, kind: 'text', content: 'fine' });
       expect((await b.client.waitFor('message')).message_id).toBe(ack.message_id);
+    });
+
+    it('answers a text frame that is not UTF-8 with BAD_REQUEST, not a close (4400 before hello)', async () => {
+      const notUtf8 = Buffer.concat([
+        Buffer.from('{"type":"ping","id":"'),
+        Buffer.from([0xc0, 0xaf]),
+        Buffer.from('"}'),
+      ]);
+      const raw = new WebSocket(server.wsUrl);
+      const frames: Array<Record<string, unknown>> = [];
+      raw.on('message', (data: Buffer) =>
+        frames.push(JSON.parse(data.toString()) as Record<string, unknown>),
+      );
+      await new Promise((resolve) => raw.once('open', resolve));
+      raw.send(JSON.stringify({ type: 'hello', data: { device_id: device('utf8'), identity: 'web' } }));
+      await eventually(async () => frames.some((f) => f.type === 'offline_done'), Boolean);
+      raw.send(notUtf8, { binary: false });
+      raw.send(JSON.stringify({ type: 'ping', id: 'after' }));
+      await eventually(async () => frames.some((f) => f.type === 'pong'), Boolean);
+      expect(frames.filter((f) => f.type === 'error')).toEqual([
+        { type: 'error', error: { code: 'BAD_REQUEST', message: 'frame is not valid UTF-8' } },
+      ]);
+      expect(raw.readyState).toBe(WebSocket.OPEN);
+      raw.close();
+
+      const early = new WebSocket(server.wsUrl);
+      await new Promise((resolve) => early.once('open', resolve));
+      early.send(notUtf8, { binary: false });
+      const code = await new Promise<number>((resolve) => early.once('close', (c: number) => resolve(c)));
+      expect(code).toBe(4400);
     });
 
     it('closes a frame over MAX_PAYLOAD_BYTES with 1009, and only that connection', async () => {

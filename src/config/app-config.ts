@@ -138,6 +138,13 @@ export class AppConfig {
   @Min(256)
   MAX_PAYLOAD_BYTES = 64 * 1024;
 
+  /** Deepest nesting of objects and arrays in a frame (the frame itself is level 1); deeper: BAD_REQUEST. */
+  @Transform(toInt)
+  @IsInt()
+  @Min(4)
+  @Max(10_000)
+  FRAME_MAX_DEPTH = 64;
+
   /** 0 means no limit. A room's own max_clients overrides it. */
   @Transform(toInt)
   @IsInt()

@@ -13,6 +13,7 @@ describe('loadConfig', () => {
     expect(c.authAnonymous).toBe(true);
     expect(c.HEARTBEAT_MS).toBe(30000);
     expect(c.MAX_PAYLOAD_BYTES).toBe(65536);
+    expect(c.FRAME_MAX_DEPTH).toBe(64);
   });
 
   it('converts numbers and booleans from strings', () => {
@@ -26,6 +27,7 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ PORT: 'eighty' })).toThrow(/PORT/);
     expect(() => loadConfig({ DATABASE_URL: 'postgres://x' })).toThrow(/DATABASE_URL/);
     expect(() => loadConfig({ TRUST_PROXY: 'maybe' })).toThrow(ConfigError);
+    expect(() => loadConfig({ FRAME_MAX_DEPTH: '3' })).toThrow(/FRAME_MAX_DEPTH/);
   });
 
   it('turns anonymous access off by default once a JWT key is set', () => {

@@ -18,7 +18,7 @@ import { ConnectionCaps } from './connection-caps.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { DeliveryService } from './delivery.service.js';
 import { FrameRouter } from './frame-router.js';
-import { FrameError, parseFrame, type ParsedFrame } from './frames.js';
+import { decodeText, FrameError, parseFrame, type ParsedFrame } from './frames.js';
 import { GatewayMetrics } from './gateway.metrics.js';
 import { EventReply } from './handler-context.js';
 import { HandshakeError, HandshakeService } from './handshake.service.js';
@@ -184,7 +184,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
           CloseCode.BAD_HANDSHAKE,
         );
       const bytes = toBuffer(data);
-      const text = isBinary ? '' : bytes.toString('utf8');
+      const text = isBinary ? '' : this.decode(conn, bytes);
       const frame = isBinary ? undefined : this.parse(conn, text);
       if (frame?.kind === 'typed') requestId = frame.id;
       if (!conn.handshaken) return await this.onHello(conn, frame!);
@@ -216,9 +216,18 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     conn.close(CloseCode.RATE_LIMIT_ABUSE, 'rate limit abuse');
   }
 
+  private decode(conn: Connection, bytes: Buffer): string {
+    return this.beforeHello(conn, () => decodeText(bytes));
+  }
+
   private parse(conn: Connection, text: string): ParsedFrame {
+    return this.beforeHello(conn, () => parseFrame(text, this.config.FRAME_MAX_DEPTH));
+  }
+
+  /** A frame that cannot be read: before the handshake, a bad handshake (close 4400). */
+  private beforeHello<T>(conn: Connection, read: () => T): T {
     try {
-      return parseFrame(text);
+      return read();
     } catch (err) {
       if (!conn.handshaken)
         throw new HandshakeError(ErrorCode.BAD_REQUEST, (err as Error).message, CloseCode.BAD_HANDSHAKE);

@@ -42,12 +42,15 @@ export class RoomcastWsAdapter extends WsAdapter {
         );
         accept(false, refusal.status, refusal.message);
       },
+      // Checked by the gateway instead (decodeText): ws would close the socket with 1007, but a
+      // bad frame gets an error and the connection stays (protocol.md).
+      skipUTF8Validation: true,
     });
   }
 
   /**
-   * Server errors are logged; a client's protocol error (an oversized frame: close 1009,
-   * invalid UTF-8: 1007) is the client's fault and is logged at debug by the gateway.
+   * Server errors are logged; a client's protocol error (an oversized frame: close 1009) is
+   * the client's fault and is logged at debug by the gateway.
    */
   override bindErrorHandler(server: WebSocketServer): WebSocketServer {
     server.on('error', (err: Error) => this.logger.error(err));

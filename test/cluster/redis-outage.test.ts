@@ -1,88 +1,18 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { RoomcastClient, RoomcastRequestError } from '#client';
 import type { MessageSendAck } from '#protocol';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { eventually } from '../support/clients.js';
 import { disposeAllClusters, startCluster, type Cluster } from '../support/cluster.js';
+import {
+  freePort,
+  hasBinary,
+  PrivateRedis,
+  REDIS_SERVER,
+  requireServices,
+} from '../support/private-services.js';
 import { servicesAvailable } from '../support/services.js';
 
-const REDIS_SERVER = 'redis-server';
-const hasRedisServer = spawnSync(REDIS_SERVER, ['--version'], { stdio: 'ignore' }).status === 0;
-const requireServices = ['1', 'true', 'yes', 'on'].includes(
-  String(process.env.REQUIRE_SERVICES ?? '').toLowerCase(),
-);
-
-/** A port nothing listens on right now. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/**
- * A Redis of this file's own, so that stopping it does not disturb the other test files. No
- * persistence: a restart comes back empty.
- */
-class PrivateRedis {
-  private child?: ChildProcess;
-  private output = '';
-  private readonly onExit = () => this.child?.kill('SIGKILL');
-
-  constructor(readonly port: number) {
-    process.once('exit', this.onExit);
-  }
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  get running(): boolean {
-    return !!this.child && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  async start(): Promise<void> {
-    this.output = '';
-    const child = spawn(
-      REDIS_SERVER,
-      ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    this.child = child;
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server not ready:\n${this.output}`)), 10_000);
-      const onData = (chunk: Buffer) => {
-        this.output += chunk.toString();
-        if (/ready to accept connections/i.test(this.output)) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.stderr!.on('data', onData);
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server exited (${code}):\n${this.output}`));
-      });
-    });
-  }
-
-  /** SIGKILL: the server vanishes with everything in it. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    const exited = new Promise((resolve) => child.once('exit', resolve));
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  async dispose(): Promise<void> {
-    await this.kill();
-    process.off('exit', this.onExit);
-  }
-}
+const hasRedisServer = hasBinary(REDIS_SERVER);
 
 const title = hasRedisServer
   ? 'cluster of 2 nodes: Redis goes away and comes back (mysql+redis)'

@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { NO_RATE_LIMITS } from './limits.js';
 
@@ -10,6 +11,8 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * needs no file of its own:
  * - prints `[harness] listening on :<port>` when a server starts listening, whatever LOG_LEVEL
  *   (the server's own "listening on" line is at level `log`);
+ * - with `--expose-gc` (SpawnOptions.exposeGc), answers SIGUSR2 with a full GC and the line
+ *   `[harness] memory heap=<bytes> rss=<bytes>` (read by `memoryAfterGc`);
  * - kills the process when its stdin (a pipe from the test process) ends: a server never
  *   outlives the test process, even one that was killed without running its exit hooks.
  */
@@ -23,6 +26,13 @@ net.Server.prototype.listen = function (...args) {
   });
   return listen.apply(this, args);
 };
+if (typeof globalThis.gc === 'function') {
+  process.on('SIGUSR2', () => {
+    globalThis.gc();
+    const m = process.memoryUsage();
+    process.stderr.write('[harness] memory heap=' + m.heapUsed + ' rss=' + m.rss + '\\n');
+  });
+}
 if (process.stdin && !process.stdin.isTTY) {
   process.stdin.on('error', () => undefined);
   process.stdin.on('end', () => process.kill(process.pid, 'SIGKILL'));
@@ -56,6 +66,8 @@ export interface ServerProcess {
 export interface SpawnOptions {
   /** How long `port` waits for the server to listen. Default 60000. */
   startTimeoutMs?: number;
+  /** Runs node with `--expose-gc`, so `memoryAfterGc` can measure the heap after a full GC. */
+  exposeGc?: boolean;
 }
 
 /** Children not yet exited, killed when the test process exits. */
@@ -87,6 +99,7 @@ export function spawnServer(env: Record<string, string>, options: SpawnOptions =
   const child = spawn(
     process.execPath,
     [
+      ...(options.exposeGc ? ['--expose-gc'] : []),
       '--conditions=roomcast-source',
       '--import',
       '@swc-node/register/esm-register',
@@ -187,4 +200,54 @@ export async function stopServer(
   if (first !== 'timeout') return { ...first, forced: false };
   server.child.kill('SIGKILL');
   return { ...(await server.exited), forced: true };
+}
+
+/** The process's resident set size in bytes, from /proc (Linux). */
+export function residentBytes(server: ServerProcess): number {
+  const status = readFileSync(`/proc/${server.child.pid}/status`, 'utf8');
+  const kib = /^VmRSS:\s+(\d+) kB/m.exec(status);
+  if (!kib) throw new Error(`no VmRSS in /proc/${server.child.pid}/status`);
+  return Number(kib[1]) * 1024;
+}
+
+/**
+ * Heap and RSS of a server spawned with `exposeGc`, measured right after a full GC in the
+ * server process (SIGUSR2, answered by the preload).
+ */
+export async function memoryAfterGc(
+  server: ServerProcess,
+  timeoutMs = 10_000,
+): Promise<{ heap: number; rss: number }> {
+  const pattern = /\[harness\] memory heap=(\d+) rss=(\d+)/g;
+  const seen = server.output().match(pattern)?.length ?? 0;
+  server.child.kill('SIGUSR2');
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const all = [...server.output().matchAll(pattern)];
+    if (all.length > seen) {
+      const last = all[all.length - 1];
+      return { heap: Number(last[1]), rss: Number(last[2]) };
+    }
+    if (Date.now() > deadline || !server.alive())
+      throw new Error(
+        `no memory report from the server (spawned with exposeGc?):\n${server.output().slice(-4000)}`,
+      );
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Resolves once the process's output matches `pattern` (a worker's readiness line, say). */
+export async function waitForOutput(
+  server: ServerProcess,
+  pattern: RegExp,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!pattern.test(server.output())) {
+    if (Date.now() > deadline || !server.alive())
+      throw new Error(
+        `no ${pattern} in the output${server.alive() ? '' : ' (exited)'}:\n${server.output().slice(-4000)}`,
+      );
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }

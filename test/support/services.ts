@@ -43,14 +43,22 @@ export async function provisionServices(): Promise<Services> {
     async dispose() {
       await admin.query(`DROP DATABASE IF EXISTS \`${db}\``);
       await admin.end();
-      const redis = new Redis(redisUrl);
-      let cursor = '0';
-      do {
-        const [next, keys] = await redis.scan(cursor, 'MATCH', `${redisPrefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await redis.del(...keys);
-      } while (cursor !== '0');
-      await redis.quit();
+      await deleteRedisKeys(redisUrl, redisPrefix);
     },
   };
+}
+
+/** A Redis key prefix no other test uses: `rc-test-<pid>_<random>`. */
+export const uniquePrefix = () => `rc-test-${process.pid}_${randomBytes(4).toString('hex')}`;
+
+/** Deletes every key under `prefix`. */
+export async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl);
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length) await redis.del(...keys);
+  } while (cursor !== '0');
+  await redis.quit();
 }

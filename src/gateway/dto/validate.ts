@@ -13,8 +13,17 @@ function describe(errors: ValidationError[], path = ''): string[] {
   });
 }
 
+/**
+ * Keys JSON.parse keeps as own properties that class-transformer skips or turns into the
+ * prototype, so the whitelist never sees them: refused here like any other unknown field.
+ */
+const HIDDEN_KEYS = ['__proto__', 'constructor'];
+
 /** Validates `data` into an instance of `dto` (unknown fields refused), or throws BAD_REQUEST naming each problem. */
 export function validateData<T extends object>(dto: Type<T>, data: Record<string, unknown>): T {
+  const hidden = HIDDEN_KEYS.filter((key) => Object.hasOwn(data, key));
+  if (hidden.length)
+    throw RoomcastError.badRequest(hidden.map((key) => `property ${key} should not exist`).join('; '));
   const instance = plainToInstance(dto, data);
   const errors = validateSync(instance, {
     whitelist: true,
