@@ -20,7 +20,7 @@ import os from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
+import { deleteRedisKeys } from '../../test/support/services.js';
 import { createConnection } from 'mysql2/promise';
 import * as prettier from 'prettier';
 import { RoomcastClient } from '#client';
@@ -128,14 +128,7 @@ async function dropStorage(): Promise<void> {
   const admin = await createConnection(flags.mysql);
   await admin.query(`DROP DATABASE IF EXISTS \`${database}\``);
   await admin.end();
-  const redis = new Redis(flags.redis);
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-  await redis.quit();
+  await deleteRedisKeys(flags.redis, prefix);
 }
 
 // ---------------------------------------------------------------------------------------------
