@@ -1,10 +1,12 @@
 import { InitialSchema1763800000000 } from './1763800000000-InitialSchema.js';
 import { Messaging1763900000000 } from './1763900000000-Messaging.js';
 import { DirectMessageIndex1764000000000 } from './1764000000000-DirectMessageIndex.js';
+import { PrivateRooms1764100000000 } from './1764100000000-PrivateRooms.js';
 
 /** Every migration, in order. Listed explicitly so the same array works compiled and under the test runner. */
 export const MIGRATIONS = [
   InitialSchema1763800000000,
   Messaging1763900000000,
   DirectMessageIndex1764000000000,
+  PrivateRooms1764100000000,
 ];

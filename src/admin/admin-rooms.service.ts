@@ -4,7 +4,7 @@ import { SessionsService } from '../gateway/index.js';
 import { MessagingService } from '../messaging/messaging.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import type { RoomEntity } from '../rooms/room.entity.js';
-import { RoomsService } from '../rooms/rooms.service.js';
+import { ADMIN_CREATOR, RoomsService } from '../rooms/rooms.service.js';
 import type { BroadcastDto } from './dto/stats.dto.js';
 import type {
   CloseRoomResultDto,
@@ -14,6 +14,7 @@ import type {
   RoomDetailDto,
   RoomDto,
   RoomListDto,
+  RoomMemberListDto,
 } from './dto/rooms.dto.js';
 
 /** Rooms as an operator sees them: records joined with live membership, history, closing, announcements. */
@@ -39,9 +40,33 @@ export class AdminRoomsService {
       roomId: body.room_id,
       name: body.name,
       maxClients: body.max_clients,
-      createdBy: 'admin',
+      createdBy: ADMIN_CREATOR,
+      isPrivate: body.private,
     });
     return toRoomDto(room, 0);
+  }
+
+  async memberList(roomId: string): Promise<RoomMemberListDto> {
+    await this.rooms.getOrThrow(roomId);
+    const members = await this.rooms.memberList(roomId);
+    return {
+      room_id: roomId,
+      members: members.map((m) => ({
+        device_id: m.deviceId,
+        added_by: m.addedBy,
+        added_at: new Date(m.addedAt).toISOString(),
+      })),
+    };
+  }
+
+  async addMember(roomId: string, deviceId: string): Promise<RoomMemberListDto> {
+    await this.rooms.addMember(roomId, deviceId, ADMIN_CREATOR);
+    return this.memberList(roomId);
+  }
+
+  async removeMember(roomId: string, deviceId: string): Promise<RoomMemberListDto> {
+    await this.rooms.removeMember(roomId, deviceId);
+    return this.memberList(roomId);
   }
 
   async detail(roomId: string): Promise<RoomDetailDto> {
@@ -85,6 +110,7 @@ function toRoomDto(room: RoomEntity, totalClients: number): RoomDto {
     room_id: room.roomId,
     name: room.name,
     max_clients: room.maxClients,
+    private: room.isPrivate,
     created_by: room.createdBy,
     created_at: new Date(room.createdAt).toISOString(),
     last_active_at: new Date(room.lastActiveAt).toISOString(),

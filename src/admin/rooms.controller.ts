@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Query } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, HttpStatus, Param, Post, Put, Query } from '@nestjs/common';
 import { ApiCreatedResponse, ApiOkResponse, ApiOperation } from '@nestjs/swagger';
 import { AdminApi } from './admin-token.guard.js';
 import { AdminRoomsService } from './admin-rooms.service.js';
@@ -12,6 +12,8 @@ import {
   RoomDetailDto,
   RoomDto,
   RoomListDto,
+  RoomMemberListDto,
+  RoomMemberParamsDto,
   RoomParamsDto,
 } from './dto/rooms.dto.js';
 
@@ -53,6 +55,33 @@ export class RoomsController {
   @ApiErrors({ 400: 'Invalid room id', 404: 'No such room' })
   close(@Param() params: RoomParamsDto): Promise<CloseRoomResultDto> {
     return this.rooms.close(params.id);
+  }
+
+  @Get(':id/members')
+  @ApiOperation({ summary: "A private room's member list: the devices that may join it" })
+  @ApiOkResponse({ type: RoomMemberListDto })
+  @ApiErrors({ 400: 'Invalid room id', 404: 'No such room' })
+  members(@Param() params: RoomParamsDto): Promise<RoomMemberListDto> {
+    return this.rooms.memberList(params.id);
+  }
+
+  @Put(':id/members/:device_id')
+  @ApiOperation({ summary: 'Let a device into a private room (idempotent); answers the list' })
+  @ApiOkResponse({ type: RoomMemberListDto })
+  @ApiErrors({ 400: 'Invalid ids, or the room is not private', 404: 'No such room' })
+  addMember(@Param() params: RoomMemberParamsDto): Promise<RoomMemberListDto> {
+    return this.rooms.addMember(params.id, params.device_id);
+  }
+
+  @Delete(':id/members/:device_id')
+  @ApiOperation({
+    summary:
+      "Take a device off a private room's list: it may not join again (kick it to end a session in the room now); answers the list",
+  })
+  @ApiOkResponse({ type: RoomMemberListDto })
+  @ApiErrors({ 400: 'Invalid ids', 404: 'Not a member' })
+  removeMember(@Param() params: RoomMemberParamsDto): Promise<RoomMemberListDto> {
+    return this.rooms.removeMember(params.id, params.device_id);
   }
 
   @Get(':id/messages')

@@ -52,3 +52,17 @@ export function assertAllowed(principal: Principal | undefined, permission: stri
   if (!allows(principal, permission))
     throw new RoomcastError(ErrorCode.FORBIDDEN, `the token does not grant ${permission}`);
 }
+
+/**
+ * Who is entering a room, for its member list: a token with `admin` goes into every private
+ * room. Anonymous clients do not: a private room's list is the one thing they cannot bypass.
+ */
+export function entrant(
+  principal: Principal | undefined,
+  deviceId: string,
+): { deviceId: string; bypass: boolean } {
+  return {
+    deviceId,
+    bypass: !!principal && !principal.anonymous && principal.permissions.includes(Permission.ADMIN),
+  };
+}

@@ -2,7 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { CloseCode, ErrorCode } from '#protocol';
 import { AuthService, type Principal } from '../auth/auth.service.js';
-import { allows, assertAllowed, joinRoom, Permission } from '../auth/permissions.js';
+import { allows, assertAllowed, entrant, joinRoom, Permission } from '../auth/permissions.js';
 import { AppConfig } from '../config/app-config.js';
 import { Lifecycle, type ConnectedEvent } from '../common/lifecycle-events.js';
 import { RoomcastError } from '../common/roomcast-error.js';
@@ -204,6 +204,7 @@ export class HandshakeService {
         assertAllowed(conn.principal, joinRoom(roomId));
         const mayCreate = allows(conn.principal, Permission.CREATE_ROOM);
         const { room } = await this.rooms.ensure(roomId, conn.deviceId, mayCreate);
+        await this.rooms.assertMayEnter(room, entrant(conn.principal, conn.deviceId));
         await this.presence.join(roomId, conn.member, this.rooms.capacity(room));
       } catch (err) {
         // Full, or the token does not let it in (any more): the room is skipped, nothing replayed.
@@ -259,13 +260,16 @@ export class HandshakeService {
     principal: Principal,
   ): Promise<{ room: RoomEntity; created: boolean }> {
     const mayCreate = allows(principal, Permission.CREATE_ROOM);
+    const who = entrant(principal, hello.device_id);
     if (hello.room_id) {
       assertAllowed(principal, joinRoom(hello.room_id));
-      return this.rooms.ensure(hello.room_id, hello.device_id, mayCreate);
+      const found = await this.rooms.ensure(hello.room_id, hello.device_id, mayCreate);
+      await this.rooms.assertMayEnter(found.room, who);
+      return found;
     }
     const last = await this.devices.lastRoom(hello.device_id);
     const room = last && allows(principal, joinRoom(last)) ? await this.rooms.get(last) : null;
-    if (room) return { room, created: false };
+    if (room && (await this.rooms.mayEnter(room, who))) return { room, created: false };
     assertAllowed(principal, Permission.CREATE_ROOM);
     return { room: await this.rooms.create({ createdBy: hello.device_id }), created: true };
   }

@@ -92,9 +92,13 @@ export class NotificationsService {
    * `system` kind `invitation`, payload `{room_id, from: {device_id, identity}}`, to one
    * device. The room must exist (NOT_FOUND). Invitations to a room from one inviter that the
    * device has pending are kept once. Whether the inviter may invite is the caller's check.
+   * An invitation to a private room puts the device on its member list first, so that it can
+   * join as soon as it reads the invitation.
    */
   async invite(invitation: Invitation): Promise<NotificationResult> {
-    await this.rooms.getOrThrow(invitation.roomId);
+    const room = await this.rooms.getOrThrow(invitation.roomId);
+    if (room.isPrivate)
+      await this.rooms.addMember(room.roomId, invitation.deviceId, invitation.from.deviceId);
     const key = createHash('sha256')
       .update(`${invitation.roomId}\n${invitation.from.deviceId}`)
       .digest('base64url');

@@ -9,10 +9,12 @@ import { IdempotencyKeyEntity } from '../messaging/idempotency-key.entity.js';
 import { MessageEntity } from '../messaging/message.entity.js';
 import { OfflineItemEntity } from '../offline/offline-item.entity.js';
 import { ReadStateEntity } from '../receipts/read-state.entity.js';
+import { RoomMemberEntity } from '../rooms/room-member.entity.js';
 import { RoomEntity } from '../rooms/room.entity.js';
 
 export const ENTITIES = [
   RoomEntity,
+  RoomMemberEntity,
   DeviceEntity,
   ConnectionEntity,
   MessageEntity,

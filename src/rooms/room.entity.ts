@@ -12,6 +12,10 @@ export class RoomEntity {
   @Column({ name: 'max_clients', type: 'int', default: 0 })
   maxClients: number;
 
+  /** Only devices on its member list (room_members) may join. */
+  @Column({ name: 'is_private', type: 'boolean', default: false })
+  isPrivate: boolean;
+
   @Column({ name: 'created_by', type: 'varchar', length: 128, nullable: true })
   createdBy: string | null;
 

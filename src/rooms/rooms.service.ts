@@ -8,14 +8,26 @@ import { Lifecycle, type MembershipEvent } from '../common/lifecycle-events.js';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { generateRoomId } from './room-id.js';
+import { RoomMemberEntity } from './room-member.entity.js';
 import { RoomEntity } from './room.entity.js';
 
 export interface CreateRoom {
   roomId?: string;
   name?: string;
   maxClients?: number;
+  /** A device id (it becomes the first member of a private room), or "admin". */
   createdBy?: string;
+  isPrivate?: boolean;
 }
+
+/** Who may enter: `bypass` for principals allowed into every room (the `admin` permission). */
+export interface Entrant {
+  deviceId: string;
+  bypass: boolean;
+}
+
+/** createdBy of rooms made through the admin API: not a device, never a member. */
+export const ADMIN_CREATOR = 'admin';
 
 export interface RoomSummary {
   room: RoomEntity;
@@ -33,6 +45,7 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     @InjectRepository(RoomEntity) private readonly rooms: Repository<RoomEntity>,
+    @InjectRepository(RoomMemberEntity) private readonly members: Repository<RoomMemberEntity>,
     private readonly presence: PresenceService,
     private readonly config: AppConfig,
   ) {}
@@ -95,6 +108,41 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
     return room ? { room, created: true } : { room: await this.getOrThrow(roomId), created: false };
   }
 
+  /**
+   * FORBIDDEN unless the device may enter the room: any room that is not private; a private
+   * one when it is on the member list (its creator, invited, or added by an operator).
+   */
+  async assertMayEnter(room: RoomEntity, who: Entrant): Promise<void> {
+    if (!(await this.mayEnter(room, who)))
+      throw new RoomcastError(
+        ErrorCode.FORBIDDEN,
+        `room ${room.roomId} is private and ${who.deviceId} is not a member`,
+      );
+  }
+
+  async mayEnter(room: RoomEntity, who: Entrant): Promise<boolean> {
+    if (!room.isPrivate || who.bypass) return true;
+    return this.members.existsBy({ roomId: room.roomId, deviceId: who.deviceId });
+  }
+
+  /** The member list of a private room (empty for others), in the order they were added. */
+  async memberList(roomId: string): Promise<RoomMemberEntity[]> {
+    return this.members.find({ where: { roomId }, order: { addedAt: 'ASC', deviceId: 'ASC' } });
+  }
+
+  /** Puts the device on the member list; NOT_FOUND for no room, BAD_REQUEST for a room that is not private. */
+  async addMember(roomId: string, deviceId: string, addedBy: string): Promise<void> {
+    const room = await this.getOrThrow(roomId);
+    if (!room.isPrivate) throw RoomcastError.badRequest(`room ${roomId} is not private: everyone may join`);
+    await this.members.upsert({ roomId, deviceId, addedBy, addedAt: new Date() }, ['roomId', 'deviceId']);
+  }
+
+  /** Takes the device off the list; it may not join again (a session in the room now stays until it leaves). */
+  async removeMember(roomId: string, deviceId: string): Promise<void> {
+    const result = await this.members.delete({ roomId, deviceId });
+    if (!result.affected) throw RoomcastError.notFound(`${deviceId} is not a member of room ${roomId}`);
+  }
+
   /** Clients the room admits: its own max_clients, else ROOM_MAX_CLIENTS; 0 means no limit. */
   capacity(room: RoomEntity): number {
     return room.maxClients || this.config.ROOM_MAX_CLIENTS;
@@ -135,13 +183,21 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
   async delete(roomId: string): Promise<void> {
     const result = await this.rooms.delete({ roomId });
     if (!result.affected) throw RoomcastError.notFound(`room ${roomId} does not exist`);
+    await this.members.delete({ roomId });
   }
 
-  /** Deletes rooms with no members whose last activity is older than ROOM_IDLE_TTL_MS. Messages stay. */
+  /**
+   * Deletes rooms with no members whose last activity is older than ROOM_IDLE_TTL_MS. Messages
+   * stay. Private rooms are kept: their member lists are an operator's or their members' work.
+   */
   async reclaimIdle(now = Date.now()): Promise<string[]> {
     const cutoff = new Date(now - this.config.ROOM_IDLE_TTL_MS);
     const [stale, occupied] = await Promise.all([
-      this.rooms.find({ where: { lastActiveAt: LessThan(cutoff) }, select: { roomId: true }, take: 1000 }),
+      this.rooms.find({
+        where: { lastActiveAt: LessThan(cutoff), isPrivate: false },
+        select: { roomId: true },
+        take: 1000,
+      }),
       this.presence.occupied(),
     ]);
     const idle = stale.map((r) => r.roomId).filter((id) => !occupied.has(id));
@@ -166,11 +222,14 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
       name: spec.name ?? null,
       maxClients: spec.maxClients ?? 0,
       createdBy: spec.createdBy ?? null,
+      isPrivate: spec.isPrivate ?? false,
       createdAt: now,
       lastActiveAt: now,
     });
     try {
       await this.rooms.insert(room);
+      if (room.isPrivate && spec.createdBy && spec.createdBy !== ADMIN_CREATOR)
+        await this.addMember(roomId, spec.createdBy, spec.createdBy);
       return room;
     } catch (err) {
       if (isDuplicateKey(err)) return null;

@@ -25,6 +25,8 @@ export interface RoomCreateData {
   room_id?: string;
   name?: string;
   max_clients?: number;
+  /** Only the creator, the devices it invites and those an operator adds may join. */
+  private?: boolean;
 }
 export interface QueryRoomData {
   room_id?: string;

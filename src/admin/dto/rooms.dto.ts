@@ -1,6 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { MESSAGE_KINDS, type MessageKind } from '#protocol';
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsDeviceId } from '../../devices/device-id.js';
 import { CLIENT_ROOM_ID, IsRoomId } from '../../rooms/room-id.js';
 
 export class RoomParamsDto {
@@ -56,6 +57,14 @@ export class CreateRoomDto {
   @Min(1)
   @Max(1_000_000)
   max_clients?: number;
+
+  @ApiPropertyOptional({
+    description: 'Only devices on its member list may join (PUT /api/rooms/{id}/members/{device_id})',
+    default: false,
+  })
+  @IsOptional()
+  @IsBoolean()
+  private?: boolean;
 }
 
 export class RoomDto {
@@ -67,6 +76,9 @@ export class RoomDto {
 
   @ApiProperty({ type: 'integer', description: '0: the server-wide ROOM_MAX_CLIENTS applies' })
   max_clients: number;
+
+  @ApiProperty({ description: 'Only devices on its member list may join' })
+  private: boolean;
 
   @ApiProperty({ type: String, nullable: true, description: 'Device id of the creator, or "admin"' })
   created_by: string | null;
@@ -106,6 +118,31 @@ export class MemberDto {
 export class RoomDetailDto extends RoomDto {
   @ApiProperty({ type: [MemberDto] })
   members: MemberDto[];
+}
+
+export class RoomMemberParamsDto extends RoomParamsDto {
+  @ApiProperty({ description: 'Device id', example: 'device_123' })
+  @IsDeviceId()
+  device_id: string;
+}
+
+export class RoomMemberDto {
+  @ApiProperty()
+  device_id: string;
+
+  @ApiProperty({ type: String, nullable: true, description: 'The device that invited it, or "admin"' })
+  added_by: string | null;
+
+  @ApiProperty({ format: 'date-time' })
+  added_at: string;
+}
+
+export class RoomMemberListDto {
+  @ApiProperty()
+  room_id: string;
+
+  @ApiProperty({ type: [RoomMemberDto], description: 'Devices allowed into the private room' })
+  members: RoomMemberDto[];
 }
 
 export class CloseRoomResultDto {

@@ -1,4 +1,4 @@
-import { IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
+import { IsBoolean, IsInt, IsOptional, IsString, Length, Max, Min } from 'class-validator';
 import { IsRoomId } from '../../rooms/room-id.js';
 
 export class RoomRefDto {
@@ -23,4 +23,9 @@ export class RoomCreateDto extends OptionalRoomRefDto {
   @Min(1)
   @Max(1_000_000)
   max_clients?: number;
+
+  /** Only the creator, devices it invites and those an operator adds may join. */
+  @IsOptional()
+  @IsBoolean()
+  private?: boolean;
 }

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { ErrorCode, type RoomInfoEvent, type RoomJoinAck } from '#protocol';
-import { allows, joinRoom, Permission } from '../../auth/permissions.js';
+import { allows, entrant, joinRoom, Permission } from '../../auth/permissions.js';
 import { Lifecycle, type RoomQueriedEvent } from '../../common/lifecycle-events.js';
 import { RoomcastError } from '../../common/roomcast-error.js';
 import { MessagingService } from '../../messaging/messaging.service.js';
@@ -41,6 +41,7 @@ export class RoomsHandlers {
       connection.deviceId,
       allows(connection.principal, Permission.CREATE_ROOM),
     );
+    await this.rooms.assertMayEnter(room, entrant(connection.principal, connection.deviceId));
     const total = await this.presence.join(room_id, connection.member, this.rooms.capacity(room));
     await this.registry.join(connection, room_id);
     connection.primaryRoom ??= room_id;
@@ -64,6 +65,7 @@ export class RoomsHandlers {
       name: dto.name,
       maxClients: dto.max_clients,
       createdBy: connection.deviceId,
+      isPrivate: dto.private,
     });
     return { room_id: room.roomId };
   }
