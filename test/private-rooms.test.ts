@@ -1,13 +1,6 @@
 import type { HelloData } from '#protocol';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ADMIN_TOKEN,
-  startTestServer,
-  testEnvironment,
-  type TestEnvironment,
-  type TestServer,
-} from './support/app.js';
-import { ClientPool } from './support/clients.js';
+import { describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, serve } from './support/app.js';
 import { MODES } from './support/services.js';
 
 /**
@@ -16,24 +9,10 @@ import { MODES } from './support/services.js';
  * operator adds, by no one else, whichever way they try (hello, room.join, resume).
  */
 describe.each(MODES)('private rooms (%s)', (mode) => {
-  let env: TestEnvironment;
-  let server: TestServer;
-  let pool: ClientPool;
-
-  beforeAll(async () => {
-    env = await testEnvironment(mode);
-    server = await startTestServer(env);
-    pool = new ClientPool(server.wsUrl);
-  });
-
-  afterAll(async () => {
-    await pool?.closeAll();
-    await server?.stop();
-    await env?.dispose();
-  });
+  const served = serve(mode);
 
   const admin = (method: string, path: string, body?: unknown) =>
-    fetch(`${server.url}${path}`, {
+    fetch(`${served.server.url}${path}`, {
       method,
       headers: {
         authorization: `Bearer ${ADMIN_TOKEN}`,
@@ -43,7 +22,7 @@ describe.each(MODES)('private rooms (%s)', (mode) => {
     });
 
   async function refusal(hello: HelloData) {
-    const err = (await pool.connect(hello).then(
+    const err = (await served.pool.connect(hello).then(
       () => expect.fail('the handshake was accepted'),
       (e: unknown) => e,
     )) as { closeCode?: number; code?: string };
@@ -51,7 +30,7 @@ describe.each(MODES)('private rooms (%s)', (mode) => {
   }
 
   it('lets in the creator and the devices it invites, and refuses everyone else', async () => {
-    const owner = await pool.connect({ device_id: 'pv-owner', identity: 'web', room_id: 'LOBBY' });
+    const owner = await served.pool.connect({ device_id: 'pv-owner', identity: 'web', room_id: 'LOBBY' });
     await expect(
       owner.client.request('room.create', { room_id: 'PRIV0001', private: true }),
     ).resolves.toEqual({ room_id: 'PRIV0001' });
@@ -60,7 +39,7 @@ describe.each(MODES)('private rooms (%s)', (mode) => {
       total_clients: 1,
     });
 
-    const guest = await pool.connect({ device_id: 'pv-guest', identity: 'web', room_id: 'LOBBY' });
+    const guest = await served.pool.connect({ device_id: 'pv-guest', identity: 'web', room_id: 'LOBBY' });
     await expect(guest.client.request('room.join', { room_id: 'PRIV0001' })).rejects.toMatchObject({
       code: 'FORBIDDEN',
     });
@@ -112,7 +91,7 @@ describe.each(MODES)('private rooms (%s)', (mode) => {
     expect((await admin('PUT', '/api/rooms/PRIV0002/members/pv-ops')).status).toBe(200);
     const twice = await admin('PUT', '/api/rooms/PRIV0002/members/pv-ops'); // idempotent
     expect(await twice.json()).toMatchObject({ members: [{ device_id: 'pv-ops', added_by: 'admin' }] });
-    const first = await pool.connect({ device_id: 'pv-ops', identity: 'web', room_id: 'PRIV0002' });
+    const first = await served.pool.connect({ device_id: 'pv-ops', identity: 'web', room_id: 'PRIV0002' });
     expect(first.handshake.room).toMatchObject({ room_id: 'PRIV0002', created: false });
     await first.client.close();
 
@@ -123,7 +102,7 @@ describe.each(MODES)('private rooms (%s)', (mode) => {
       close: 4403,
     });
     // Its resume of the room is refused like a full room's: skipped, nothing replayed.
-    const back = await pool.connect({
+    const back = await served.pool.connect({
       device_id: 'pv-ops',
       identity: 'web',
       room_id: 'LOBBY',
@@ -134,7 +113,7 @@ describe.each(MODES)('private rooms (%s)', (mode) => {
     ]);
     // Without a room, it is not sent back to the private room it was last in.
     await back.client.close();
-    const again = await pool.connect({ device_id: 'pv-ops', identity: 'web' });
+    const again = await served.pool.connect({ device_id: 'pv-ops', identity: 'web' });
     expect(again.handshake.room.room_id).not.toBe('PRIV0002');
   });
 

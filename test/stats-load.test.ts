@@ -1,12 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ADMIN_TOKEN,
-  startTestServer,
-  testEnvironment,
-  type TestEnvironment,
-  type TestServer,
-} from './support/app.js';
-import { ClientPool, eventually } from './support/clients.js';
+import { describe, expect, it } from 'vitest';
+import { ADMIN_TOKEN, serve } from './support/app.js';
+import { eventually } from './support/clients.js';
 import { MODES } from './support/services.js';
 
 interface Load {
@@ -18,12 +12,10 @@ interface Load {
 }
 
 describe.each(MODES)('/api/stats load figures (%s)', (mode) => {
-  let env: TestEnvironment;
-  let server: TestServer;
-  let pool: ClientPool;
+  const served = serve(mode, { LOAD_WINDOW_MS: '300', CLUSTER_NODE_TIMEOUT_MS: '2000' });
 
   const stats = async () => {
-    const res = await fetch(`${server.url}/api/stats`, {
+    const res = await fetch(`${served.server.url}/api/stats`, {
       headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
     });
     expect(res.status).toBe(200);
@@ -33,20 +25,8 @@ describe.each(MODES)('/api/stats load figures (%s)', (mode) => {
     };
   };
 
-  beforeAll(async () => {
-    env = await testEnvironment(mode);
-    server = await startTestServer(env, { LOAD_WINDOW_MS: '300', CLUSTER_NODE_TIMEOUT_MS: '2000' });
-    pool = new ClientPool(server.wsUrl);
-  });
-
-  afterAll(async () => {
-    await pool?.closeAll();
-    await server?.stop();
-    await env?.dispose();
-  });
-
   it("gives this node's event-loop lag, CPU and frame rates over LOAD_WINDOW_MS, and each node's in the cluster rows", async () => {
-    const { client } = await pool.connect({
+    const { client } = await served.pool.connect({
       device_id: `load-${mode === 'embedded' ? 'e' : 'r'}`,
       identity: 'web',
       room_id: mode === 'embedded' ? 'LOADE001' : 'LOADR001',
@@ -67,9 +47,9 @@ describe.each(MODES)('/api/stats load figures (%s)', (mode) => {
       expect(body.load.event_loop_lag_ms.max).toBeGreaterThanOrEqual(body.load.event_loop_lag_ms.p99);
 
       const withRow = await eventually(stats, (b) =>
-        Boolean(b.cluster?.nodes.find((n) => n.node_id === server.config.NODE_ID)?.load),
+        Boolean(b.cluster?.nodes.find((n) => n.node_id === served.server.config.NODE_ID)?.load),
       );
-      const row = withRow.cluster!.nodes.find((n) => n.node_id === server.config.NODE_ID)!;
+      const row = withRow.cluster!.nodes.find((n) => n.node_id === served.server.config.NODE_ID)!;
       expect(row.load).toMatchObject({
         window_s: expect.any(Number),
         cpu_percent: expect.any(Number),

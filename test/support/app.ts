@@ -2,9 +2,11 @@ import type { DynamicModule, Type } from '@nestjs/common';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
 import { startApp, type RunningApp } from '../../src/bootstrap.js';
 import type { AppConfig } from '../../src/config/app-config.js';
 import { loadConfig } from '../../src/config/load-config.js';
+import { ClientPool } from './clients.js';
 import { NO_RATE_LIMITS } from './limits.js';
 import { provisionServices, type Mode, type Services } from './services.js';
 
@@ -82,3 +84,29 @@ export async function startTestServer(
 }
 
 export const ADMIN_TOKEN = 'test-admin-token';
+
+/** What `serve` gives a describe block, once its beforeAll has run. */
+export interface Served {
+  env: TestEnvironment;
+  server: TestServer;
+  pool: ClientPool;
+}
+
+/**
+ * A test environment in `mode`, a server in it (`env` as for startTestServer) and a pool of
+ * clients, for the tests of the calling describe block; all closed after them.
+ */
+export function serve(mode: Mode, env: Record<string, string> = {}): Served {
+  const served = {} as Served;
+  beforeAll(async () => {
+    served.env = await testEnvironment(mode);
+    served.server = await startTestServer(served.env, env);
+    served.pool = new ClientPool(served.server.wsUrl);
+  });
+  afterAll(async () => {
+    await served.pool?.closeAll();
+    await served.server?.stop();
+    await served.env?.dispose();
+  });
+  return served;
+}
