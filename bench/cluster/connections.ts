@@ -16,6 +16,7 @@ import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import * as prettier from 'prettier';
 import { cpuSeconds, fmt, machineCpu, mb, percentile, rssBytes, servicePids } from '../lib/measure.js';
+import { nextMessage } from '../lib/ipc.js';
 import {
   freePort,
   LOADER,
@@ -162,20 +163,6 @@ interface Generator {
   status?: Extract<WorkerMessage, { type: 'status' }>;
   closedMs?: number;
   waiters: Array<(message: WorkerMessage) => void>;
-}
-
-function nextMessage<T extends WorkerMessage['type']>(
-  gen: Generator,
-  type: T,
-): Promise<Extract<WorkerMessage, { type: T }>> {
-  return new Promise((resolve) => {
-    const waiter = (message: WorkerMessage) => {
-      if (message.type !== type) return;
-      gen.waiters = gen.waiters.filter((w) => w !== waiter);
-      resolve(message as Extract<WorkerMessage, { type: T }>);
-    };
-    gen.waiters.push(waiter);
-  });
 }
 
 const tag = randomBytes(4).toString('hex');

@@ -6,18 +6,11 @@
  */
 import { connectClient, now, type BenchClient, type Payload } from './clients.js';
 import { Histogram } from './histogram.js';
+import { workerSetup } from '../lib/ipc.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 
-const config = JSON.parse(process.env.RC_BENCH_WORKER ?? 'null') as WorkerConfig | null;
-if (!config || !process.send) {
-  console.error('load-worker: run by bench/compare/run.ts (needs RC_BENCH_WORKER and IPC)');
-  process.exit(2);
-}
-const cfg: WorkerConfig = config;
+const { cfg, send } = workerSetup<WorkerConfig, WorkerMessage>('bench/compare/run.ts');
 const gc = (globalThis as { gc?: () => void }).gc;
-const send = (message: WorkerMessage) => process.send?.(message);
-// The parent went away (even SIGKILL): stop.
-process.on('disconnect', () => process.exit(0));
 
 interface StepStats {
   received: number;
