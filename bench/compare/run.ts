@@ -62,6 +62,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string', default: 'bench/results' },
     docs: { type: 'string', default: 'docs/performance.md' },
     profile: { type: 'boolean', default: false },
+    render: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
   strict: true,
@@ -69,6 +70,7 @@ const { values: flags } = parseArgs({
 if (flags.help) {
   console.log(`usage: npm run bench -- [--quick] [--servers ws,socketio,roomcast,roomcast-embedded]
   [--scenarios idle,fanout,persist] [--mysql URL] [--redis URL] [--out bench/results] [--docs docs/performance.md]
+  [--render bench/results/<date>.json] (chart, tables and docs again from a results file; runs nothing)
   [--profile] (Roomcast servers write a V8 CPU profile into the log directory; see bench/compare/profile-summary.ts)`);
   process.exit(0);
 }
@@ -123,6 +125,12 @@ for (const s of serverNames)
     process.exit(2);
   }
 const scenarios = new Set(flags.scenarios!.split(',').map((s) => s.trim()));
+const ALL_SERVERS = Object.keys(SERVER_LABELS);
+const fullRun =
+  !quick &&
+  !flags.profile &&
+  ALL_SERVERS.every((s) => serverNames.includes(s as ServerName)) &&
+  ['idle', 'fanout', 'persist'].every((s) => scenarios.has(s));
 
 // ---------------------------------------------------------------------------------------------
 // Servers
@@ -629,33 +637,46 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const)
     log(`${signal}: stopping`);
     process.exit(130);
   });
-try {
-  const results = await main();
-  printTable(results);
-  const stamp = results.startedAt.replace(/[:]/g, '-').replace(/\..*$/, '');
-  const outDir = resolve(ROOT, flags.out!);
-  mkdirSync(outDir, { recursive: true });
-  const base = join(outDir, `${stamp}${quick ? '-quick' : ''}`);
-  writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
-  writeFileSync(`${base}.svg`, renderChart(results));
-  log(`wrote ${base}.json and ${base}.svg`);
-  // The docs show the latest full run, between markers.
+/** Rewrites the "Latest figures" section of the docs (between its markers) from `results`. */
+async function updateDocs(results: BenchResults, jsonPath: string, svgPath: string): Promise<void> {
   const docs = resolve(ROOT, flags.docs!);
-  if (!quick && existsSync(docs)) {
-    const text = readFileSync(docs, 'utf8');
-    const begin = '<!-- bench:latest:begin -->';
-    const end = '<!-- bench:latest:end -->';
-    if (text.includes(begin) && text.includes(end)) {
-      const rel = (path: string) => path.slice(resolve(ROOT).length + 1);
-      const section = markdownReport(results, rel(`${base}.json`), rel(`${base}.svg`));
-      const updated = `${text.slice(0, text.indexOf(begin) + begin.length)}\n\n${section}\n\n${text.slice(text.indexOf(end))}`;
-      // Formatted like the rest of the repository, so that `npm run lint` (prettier --check .) passes.
-      writeFileSync(
-        docs,
-        await prettier.format(updated, { ...(await prettier.resolveConfig(docs)), filepath: docs }),
-      );
-      log(`updated ${flags.docs}`);
-    }
+  if (!existsSync(docs)) return;
+  const text = readFileSync(docs, 'utf8');
+  const begin = '<!-- bench:latest:begin -->';
+  const end = '<!-- bench:latest:end -->';
+  if (!text.includes(begin) || !text.includes(end)) return;
+  const rel = (path: string) => path.slice(resolve(ROOT).length + 1);
+  const section = markdownReport(results, rel(jsonPath), rel(svgPath));
+  const updated = `${text.slice(0, text.indexOf(begin) + begin.length)}\n\n${section}\n\n${text.slice(text.indexOf(end))}`;
+  // Formatted like the rest of the repository, so that `npm run lint` (prettier --check .) passes.
+  writeFileSync(
+    docs,
+    await prettier.format(updated, { ...(await prettier.resolveConfig(docs)), filepath: docs }),
+  );
+  log(`updated ${flags.docs}`);
+}
+
+try {
+  if (flags.render) {
+    // Chart, table and docs again from a results file, without running anything.
+    const json = resolve(flags.render);
+    const results = JSON.parse(readFileSync(json, 'utf8')) as BenchResults;
+    const svg = json.replace(/\.json$/, '.svg');
+    writeFileSync(svg, renderChart(results));
+    printTable(results);
+    await updateDocs(results, json, svg);
+  } else {
+    const results = await main();
+    printTable(results);
+    const stamp = results.startedAt.replace(/[:]/g, '-').replace(/\..*$/, '');
+    const outDir = resolve(ROOT, flags.out!);
+    mkdirSync(outDir, { recursive: true });
+    const base = join(outDir, `${stamp}${quick ? '-quick' : ''}`);
+    writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(`${base}.svg`, renderChart(results));
+    log(`wrote ${base}.json and ${base}.svg`);
+    // The docs show the latest full run: every server, every scenario, no profiler attached.
+    if (fullRun) await updateDocs(results, `${base}.json`, `${base}.svg`);
   }
 } catch (err) {
   exitCode = 1;
