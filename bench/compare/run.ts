@@ -12,7 +12,7 @@
  * persistence through BullMQ into MySQL with an exactly-once count. See docs/performance.md.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -208,25 +208,19 @@ async function startServer(name: ServerName): Promise<RunningServer> {
   const profile = flags.profile ? ['--cpu-prof', `--cpu-prof-dir=${join(logDir, 'profiles', procName)}`] : [];
   const proc = group.spawnNode(procName, name, [...base, ...profile, 'src/main.ts'], env, false);
   proc.port = port;
+  const stop = async () => {
+    await stopProc(proc);
+    if (db) await db.drop().catch((e: Error) => log(`drop ${db.name}: ${e.message}`));
+    if (db && redis) await redisKeys(redis, prefix, true).catch(() => undefined);
+    if (sqliteDir) rmSync(sqliteDir, { recursive: true, force: true });
+  };
   try {
     await guarded(waitForHttp(proc, '/health/live'));
   } catch (err) {
-    await stopProc(proc);
-    await db?.drop();
+    await stop();
     throw err;
   }
-  return {
-    proc,
-    kind: 'roomcast',
-    url: `ws://127.0.0.1:${port}/ws`,
-    memoryFile,
-    db,
-    stop: async () => {
-      await stopProc(proc);
-      if (db) await db.drop().catch((e: Error) => log(`drop ${db.name}: ${e.message}`));
-      if (db && redis) await redisKeys(redis, prefix, true).catch(() => undefined);
-    },
-  };
+  return { proc, kind: 'roomcast', url: `ws://127.0.0.1:${port}/ws`, memoryFile, db, stop };
 }
 
 /** Full GC in the server (node-preload.mjs), then its memoryUsage() and RSS. */
@@ -323,11 +317,15 @@ async function closeClients(gens: Generator[]): Promise<void> {
 }
 
 /** Starts a server, runs `body` against it, and always stops the server and its generators. */
+/** The server of the scenario in progress, stopped (database dropped) also on Ctrl-C. */
+const running = new Set<RunningServer>();
+
 async function withServer<T>(
   name: ServerName,
   body: (server: RunningServer, gens: Generator[]) => Promise<T>,
 ) {
   const server = await startServer(name);
+  running.add(server);
   const gens: Generator[] = [];
   try {
     await sleep(1000);
@@ -336,6 +334,7 @@ async function withServer<T>(
     group.stopping = true;
     await closeClients(gens);
     await server.stop();
+    running.delete(server);
     group.stopping = false;
   }
 }
@@ -635,7 +634,8 @@ let exitCode = 0;
 for (const signal of ['SIGINT', 'SIGTERM'] as const)
   process.once(signal, () => {
     log(`${signal}: stopping`);
-    process.exit(130);
+    group.stopping = true;
+    void Promise.all([...running].map((s) => s.stop())).finally(() => process.exit(130));
   });
 /** Rewrites the "Latest figures" section of the docs (between its markers) from `results`. */
 async function updateDocs(results: BenchResults, jsonPath: string, svgPath: string): Promise<void> {
