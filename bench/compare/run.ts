@@ -3,7 +3,7 @@
  * with the same semantics (bench/compare/reference-servers.ts), side by side in one run.
  *
  *   npm run bench            # the default run (≤ 10 minutes on 2 cores)
- *   npm run bench -- --quick # a ~1 minute smoke run
+ *   npm run bench -- --quick # a ~2 minute smoke run
  *
  * Scenarios, each on a freshly started server: (a) idle connections, memory per connection
  * after a full GC; (b) fan-out at a fixed rate and (c) a ramp to the highest delivered rate
