@@ -8,24 +8,31 @@
  *
  * See bench/cluster/README.md for every flag. The report goes to bench/reports/cluster-connections.md.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { createWriteStream, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import * as prettier from 'prettier';
-import { createConnection, type Connection as MysqlConnection } from 'mysql2/promise';
+import { cpuSeconds, fmt, machineCpu, mb, percentile, rssBytes, servicePids } from '../lib/measure.js';
+import { nextMessage } from '../lib/ipc.js';
+import {
+  freePort,
+  LOADER,
+  log,
+  PRELOAD,
+  ProcessGroup,
+  ROOT,
+  sleep,
+  stopProc,
+  waitForHttp,
+  type Proc,
+} from '../lib/processes.js';
+import { BenchDatabase, redisKeys, redisMemory } from '../lib/services.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const LOADER = ['--conditions=roomcast-source', '--import', '@swc-node/register/esm-register'];
 const ADMIN_TOKEN = 'bench-token';
-const CLK_TCK = 100;
 
 // ---------------------------------------------------------------------------------------------
 // Options
@@ -111,200 +118,12 @@ const workerCount = Math.ceil(opts.connections / opts.perWorker);
 const perRoom = Math.ceil(opts.connections / opts.rooms);
 
 // ---------------------------------------------------------------------------------------------
-// Processes
-
-interface Proc {
-  name: string;
-  role: string;
-  child: ChildProcess;
-  pid: number;
-  port?: number;
-  exited: boolean;
-  tail: string;
-  /** warn/error lines the process printed, by message with numbers blanked: count and one example. */
-  problems: Map<string, { count: number; example: string }>;
-  problemCount: number;
-}
-
-/** A log line without Nest's pid/date prefix; with `blank`, numbers become N (to group alike lines). */
-function logMessage(line: string, blank: boolean): string {
-  const message = line.replace(/^\[Nest\] \d+\s+-\s+.*?(AM|PM)\s+/, '').trim();
-  return blank ? message.replace(/\d+/g, 'N') : message;
-}
-
-const children = new Set<ChildProcess>();
-let stopping = false;
-let onFatal: (err: Error) => void = () => undefined;
-const fatal = new Promise<never>((_, reject) => {
-  onFatal = reject;
-});
-fatal.catch(() => undefined);
-
-// Whatever happens (an exception, process.exit), no child outlives the benchmark.
-process.on('exit', () => {
-  for (const child of children)
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-});
+// Processes and measurements (bench/lib)
 
 const logDir = mkdtempSync(join(os.tmpdir(), 'rc-bench-cluster-'));
-
-function log(message: string): void {
-  console.log(`[${new Date().toISOString().slice(11, 19)}] ${message}`);
-}
-
-/** Runs `node <args>` through bash so that the soft fd limit can be raised first (exec keeps the pid). */
-function spawnNode(
-  name: string,
-  role: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  ipc: boolean,
-  cwd = ROOT,
-): Proc {
-  const child = spawn(
-    'bash',
-    ['-c', `ulimit -n ${opts.fdLimit} && exec "$0" "$@"`, process.execPath, ...args],
-    {
-      cwd,
-      env: { ...process.env, NO_COLOR: '1', ...env },
-      stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
-    },
-  );
-  children.add(child);
-  const proc: Proc = {
-    name,
-    role,
-    child,
-    pid: child.pid!,
-    exited: false,
-    tail: '',
-    problems: new Map(),
-    problemCount: 0,
-  };
-  const file = createWriteStream(join(logDir, `${name}.log`));
-  let partial = '';
-  const onData = (chunk: Buffer) => {
-    const text = chunk.toString();
-    file.write(text);
-    proc.tail = (proc.tail + text).slice(-4000);
-    const lines = (partial + text).split('\n');
-    partial = lines.pop() ?? '';
-    for (const line of lines) {
-      if (!/\b(WARN|ERROR|FATAL)\b|Error:|error:/.test(line)) continue;
-      proc.problemCount++;
-      const key = logMessage(line, true).slice(0, 300);
-      const seen = proc.problems.get(key);
-      if (seen) seen.count++;
-      else if (proc.problems.size < 20)
-        proc.problems.set(key, { count: 1, example: logMessage(line, false).slice(0, 300) });
-    }
-  };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
-  child.once('exit', (code, signal) => {
-    proc.exited = true;
-    children.delete(child);
-    file.end();
-    if (!stopping)
-      onFatal(new Error(`${name} exited unexpectedly (${signal ?? code}); last output:\n${proc.tail}`));
-  });
-  return proc;
-}
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
-}
-
-async function waitForHttp(proc: Proc, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (proc.exited) throw new Error(`${proc.name} exited before listening:\n${proc.tail}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${proc.port}/health/live`, {
-        signal: AbortSignal.timeout(2000),
-      });
-      if (res.ok) return;
-    } catch {
-      // not listening yet
-    }
-    if (Date.now() > deadline)
-      throw new Error(`${proc.name} did not listen within ${timeoutMs} ms:\n${proc.tail}`);
-    await sleep(250);
-  }
-}
-
-async function stopProc(proc: Proc, timeoutMs = 30_000): Promise<number | string> {
-  if (proc.exited) return proc.child.exitCode ?? proc.child.signalCode ?? '?';
-  const exit = once(proc.child, 'exit') as Promise<[number | null, string | null]>;
-  proc.child.kill('SIGTERM');
-  const timer = setTimeout(() => proc.child.kill('SIGKILL'), timeoutMs);
-  const [code, signal] = await exit;
-  clearTimeout(timer);
-  return code ?? signal ?? '?';
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** Rejects as soon as a child dies unexpectedly. */
-function guarded<T>(promise: Promise<T>): Promise<T> {
-  return Promise.race([promise, fatal]);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Measurements
-
-function rssBytes(pid: number): number {
-  try {
-    const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-    return match ? Number(match[1]) * 1024 : NaN;
-  } catch {
-    return NaN;
-  }
-}
-
-/** User + system CPU seconds the process has used. */
-function cpuSeconds(pid: number): number {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / CLK_TCK;
-  } catch {
-    return NaN;
-  }
-}
-
-/** Pids of processes that are not ours but share the machine's CPUs with the benchmark. */
-function servicePids(): Map<string, number> {
-  const found = new Map<string, number>();
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    try {
-      const comm = readFileSync(`/proc/${entry}/comm`, 'utf8').trim();
-      if (['mariadbd', 'mysqld', 'redis-server'].includes(comm) && !found.has(comm))
-        found.set(comm, Number(entry));
-    } catch {
-      // gone
-    }
-  }
-  return found;
-}
-
-/** Busy and total jiffies of the whole machine. */
-function machineCpu(): { busy: number; total: number } {
-  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
-  const values = line.trim().split(/\s+/).slice(1).map(Number);
-  const total = values.reduce((a, b) => a + b, 0);
-  const idle = values[3] + (values[4] ?? 0);
-  return { busy: total - idle, total };
-}
+const group = new ProcessGroup(logDir, opts.fdLimit);
+const guarded = <T>(promise: Promise<T>) => group.guarded(promise);
+const spawnNode = group.spawnNode.bind(group);
 
 interface Stats {
   connections: number;
@@ -327,36 +146,11 @@ async function stats(proc: Proc): Promise<Stats | undefined> {
   }
 }
 
-async function redisMemory(redis: Redis): Promise<number> {
-  const info = await redis.info('memory');
-  return Number(/used_memory:(\d+)/.exec(info)?.[1] ?? NaN);
-}
-
-async function redisKeys(redis: Redis, prefix: string, del = false): Promise<number> {
-  let cursor = '0';
-  let count = 0;
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 5000);
-    cursor = next;
-    count += keys.length;
-    if (del && keys.length) await redis.unlink(...keys);
-  } while (cursor !== '0');
-  return count;
-}
-
 /** Full GC in every server process (node-preload.mjs), then a moment for the heap to shrink. */
 async function collectGarbage(procs: Proc[]): Promise<void> {
   for (const p of procs) if (!p.exited) process.kill(p.pid, 'SIGUSR2');
   await sleep(3000);
 }
-
-function percentile(sorted: number[], p: number): number {
-  if (!sorted.length) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
-}
-
-const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(0);
-const fmt = (n: number, digits = 0) => (Number.isFinite(n) ? n.toFixed(digits) : 'n/a');
 
 // ---------------------------------------------------------------------------------------------
 // The run
@@ -371,43 +165,24 @@ interface Generator {
   waiters: Array<(message: WorkerMessage) => void>;
 }
 
-function nextMessage<T extends WorkerMessage['type']>(
-  gen: Generator,
-  type: T,
-): Promise<Extract<WorkerMessage, { type: T }>> {
-  return new Promise((resolve) => {
-    const waiter = (message: WorkerMessage) => {
-      if (message.type !== type) return;
-      gen.waiters = gen.waiters.filter((w) => w !== waiter);
-      resolve(message as Extract<WorkerMessage, { type: T }>);
-    };
-    gen.waiters.push(waiter);
-  });
-}
-
 const tag = randomBytes(4).toString('hex');
 const database = `rc_bench_${tag}`;
 const redisPrefix = `rc-bench-${tag}`;
 const servers: Proc[] = [];
 const generators: Generator[] = [];
-let admin: MysqlConnection | undefined;
+let db: BenchDatabase | undefined;
 let redis: Redis | undefined;
 let cleanedUp = false;
 
 async function cleanup(): Promise<void> {
   if (cleanedUp) return;
   cleanedUp = true;
-  stopping = true;
+  group.stopping = true;
   for (const gen of generators) if (!gen.proc.exited) gen.proc.child.kill('SIGTERM');
   // Gateways first (their shutdown may still enqueue jobs), the worker process last.
   await Promise.all(servers.filter((s) => s.port).map((s) => stopProc(s)));
   await Promise.all(servers.filter((s) => !s.port).map((s) => stopProc(s)));
-  if (admin) {
-    await admin
-      .query(`DROP DATABASE IF EXISTS \`${database}\``)
-      .catch((e: Error) => log(`drop db: ${e.message}`));
-    await admin.end().catch(() => undefined);
-  }
+  if (db) await db.drop().catch((e: Error) => log(`drop db: ${e.message}`));
   if (redis) {
     const removed = await redisKeys(redis, redisPrefix, true).catch(() => NaN);
     log(`dropped database ${database}, removed ${removed} Redis keys under ${redisPrefix}`);
@@ -430,16 +205,8 @@ async function main(): Promise<string> {
   );
 
   // -- MySQL database and Redis prefix of our own
-  const mysqlUrl = new URL(opts.mysqlUrl);
-  admin = await createConnection({
-    host: mysqlUrl.hostname,
-    port: Number(mysqlUrl.port || 3306),
-    user: decodeURIComponent(mysqlUrl.username),
-    password: decodeURIComponent(mysqlUrl.password),
-  });
-  await admin.query(`CREATE DATABASE \`${database}\` CHARACTER SET utf8mb4`);
-  const databaseUrl = new URL(mysqlUrl.toString());
-  databaseUrl.pathname = `/${database}`;
+  const created = await BenchDatabase.create(opts.mysqlUrl, database);
+  db = created;
   redis = new Redis(opts.redisUrl);
 
   // -- Nodes: node 1 first (runs the migrations), then the others and the worker process together
@@ -447,7 +214,7 @@ async function main(): Promise<string> {
     PORT: String(port),
     NODE_ID: nodeId,
     ROLE: role,
-    DATABASE_URL: databaseUrl.toString(),
+    DATABASE_URL: created.url,
     REDIS_URL: opts.redisUrl,
     REDIS_PREFIX: redisPrefix,
     LOG_LEVEL: 'warn',
@@ -458,16 +225,8 @@ async function main(): Promise<string> {
     // Every simulated client comes from 127.0.0.1: the per-IP connection limit would refuse them.
     RATE_CONNECT_PER_SEC: '0',
     ...opts.serverEnv,
-    RC_BENCH_PARENT_PID: String(process.pid),
   });
-  const serverArgs = [
-    `--max-old-space-size=${opts.maxOldSpaceMb}`,
-    '--expose-gc',
-    ...LOADER,
-    '--import',
-    fileURLToPath(new URL('./node-preload.mjs', import.meta.url)),
-    'src/main.ts',
-  ];
+  const serverArgs = [`--max-old-space-size=${opts.maxOldSpaceMb}`, ...PRELOAD, ...LOADER, 'src/main.ts'];
   const startGateway = async (i: number, migrations: boolean): Promise<Proc> => {
     const role = i === 1 && opts.workerRole === 'all' ? 'all' : 'gateway';
     const port = await freePort();
@@ -642,7 +401,7 @@ async function main(): Promise<string> {
   // -- Close every client, and wait until the nodes have let go of them
   log('closing clients');
   const closeStarted = performance.now();
-  stopping = true;
+  group.stopping = true;
   const closed = await Promise.all(
     generators.map((g) => {
       const reply = nextMessage(g, 'closed');
@@ -691,7 +450,7 @@ async function main(): Promise<string> {
   // Whatever the machine did besides the processes above: other programs (a test run...), the
   // kernel's own threads. Large here means the figures were taken on a busy machine.
   const listed = [...cpuAfter.keys()].reduce((n, k) => n + cpuAfter.get(k)! - cpuBefore.get(k)!, 0);
-  const others = (machineAfter.busy - machineBefore.busy) / CLK_TCK - listed;
+  const others = machineAfter.busy - machineBefore.busy - listed;
   cpuRows.push(
     `| everything else (other processes, kernel threads) | ${fmt(others, 1)} | ${fmt((100 * others) / (connectMs / 1000))} % |`,
   );
@@ -761,7 +520,7 @@ Generated by \`bench/cluster/connections.ts\` on ${startedAt.toISOString()}.
 
 ## Nodes
 
-RSS from \`/proc/<pid>/status\` (VmRSS). *Idle*: every node listening, before any connection, after a full GC. *Loaded*: last sample of the hold (as running); *max*: highest sample of the hold; *loaded, GC'd*: right after the hold, after a full GC (\`--expose-gc\`, triggered by SIGUSR2 through bench/cluster/node-preload.mjs). Per connection = (loaded, GC'd − idle) / connections. Heap used and external from the node's own \`GET /api/stats\` \`memory\`, idle and after the GC. Connections as counted by the node's \`/api/stats\`. KB RSS per connection is the noisier figure (the idle RSS still holds start-up memory, e.g. the TypeScript compiled at start, that V8 gives back later, so it can be below KB heap); KB heap per connection is the steadier one.
+RSS from \`/proc/<pid>/status\` (VmRSS). *Idle*: every node listening, before any connection, after a full GC. *Loaded*: last sample of the hold (as running); *max*: highest sample of the hold; *loaded, GC'd*: right after the hold, after a full GC (\`--expose-gc\`, triggered by SIGUSR2 through bench/lib/node-preload.mjs). Per connection = (loaded, GC'd − idle) / connections. Heap used and external from the node's own \`GET /api/stats\` \`memory\`, idle and after the GC. Connections as counted by the node's \`/api/stats\`. KB RSS per connection is the noisier figure (the idle RSS still holds start-up memory, e.g. the TypeScript compiled at start, that V8 gives back later, so it can be below KB heap); KB heap per connection is the steadier one.
 
 | process | role | connections | RSS MB idle | RSS MB loaded | RSS MB max | RSS MB loaded, GC'd | KB RSS / conn | heap MB idle → loaded | KB heap / conn | external MB | exit |
 |---|---|---|---|---|---|---|---|---|---|---|---|

@@ -11,23 +11,12 @@
  */
 import { CloseCode } from '#protocol';
 import { WebSocket } from 'ws';
+import { workerSetup } from '../lib/ipc.js';
 import type { ParentMessage, WorkerConfig, WorkerMessage } from './protocol.js';
 
-const config = JSON.parse(process.env.RC_BENCH_WORKER ?? 'null') as WorkerConfig | null;
-if (!config || !process.send) {
-  console.error('load-worker: run by bench/cluster/connections.ts (needs RC_BENCH_WORKER and IPC)');
-  process.exit(2);
-}
-const cfg: WorkerConfig = config;
+const { cfg, send } = workerSetup<WorkerConfig, WorkerMessage>('bench/cluster/connections.ts');
 /** Started with --expose-gc, so that memory is compared without garbage in it. */
 const gc = (globalThis as { gc?: () => void }).gc;
-
-function send(message: WorkerMessage): void {
-  process.send?.(message);
-}
-
-// The parent went away (even SIGKILL): nothing to report to, so stop holding sockets.
-process.on('disconnect', () => process.exit(0));
 
 const sockets: WebSocket[] = [];
 const latencies: number[] = [];

@@ -26,7 +26,7 @@ import * as prettier from 'prettier';
 import { RoomcastClient } from '#client';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const PRELOAD = resolve(ROOT, 'bench/cluster/node-preload.mjs');
+const PRELOAD = resolve(ROOT, 'bench/lib/node-preload.mjs');
 const ADMIN_TOKEN = 'soak-token';
 /** better-sqlite3 ships no types; the little used here, typed by hand. */
 const Database = createRequire(import.meta.url)('better-sqlite3') as new (
@@ -377,7 +377,7 @@ async function writeReport(r: {
     '## Memory',
     '',
     `RSS from \`/proc/<pid>/status\`, heap used from \`GET /api/stats\`. Baseline and end after a full GC`,
-    `(\`--expose-gc\`, SIGUSR2 through bench/cluster/node-preload.mjs), with the clients connected at the`,
+    `(\`--expose-gc\`, SIGUSR2 through bench/lib/node-preload.mjs), with the clients connected at the`,
     'start and closed at the end.',
     '',
     '| | RSS MiB | heap MiB |',
