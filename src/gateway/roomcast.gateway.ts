@@ -184,8 +184,10 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
           CloseCode.BAD_HANDSHAKE,
         );
       const bytes = toBuffer(data);
-      const text = isBinary ? '' : this.decode(conn, bytes);
-      const frame = isBinary ? undefined : this.parse(conn, text);
+      const text = isBinary ? '' : this.beforeHello(conn, () => decodeText(bytes));
+      const frame = isBinary
+        ? undefined
+        : this.beforeHello(conn, () => parseFrame(text, this.config.FRAME_MAX_DEPTH));
       if (frame?.kind === 'typed') requestId = frame.id;
       if (!conn.handshaken) return await this.onHello(conn, frame!);
       const type = frame?.kind === 'typed' ? frame.type : frame ? '' : 'binary';
@@ -214,14 +216,6 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
     if (!(await this.limits.strike(conn.sessionId))) return;
     await this.detach(conn, CloseCode.RATE_LIMIT_ABUSE);
     conn.close(CloseCode.RATE_LIMIT_ABUSE, 'rate limit abuse');
-  }
-
-  private decode(conn: Connection, bytes: Buffer): string {
-    return this.beforeHello(conn, () => decodeText(bytes));
-  }
-
-  private parse(conn: Connection, text: string): ParsedFrame {
-    return this.beforeHello(conn, () => parseFrame(text, this.config.FRAME_MAX_DEPTH));
   }
 
   /** A frame that cannot be read: before the handshake, a bad handshake (close 4400). */
