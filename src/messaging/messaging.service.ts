@@ -145,11 +145,7 @@ export class MessagingService {
       adopt: async (ack) => {
         const message = messageOf(author, ack, msg, { room_id: msg.roomId });
         await this.persist(message, requestId);
-        this.events.emit(Lifecycle.MessageCreated, {
-          message,
-          sessionId: author.sessionId,
-          requestId,
-        } satisfies MessageCreatedEvent);
+        this.publish(message, author, requestId);
       },
       find: async () => {
         const kept = await this.log.findSent(msg.roomId, sentAs(author, requestId!));
@@ -189,11 +185,13 @@ export class MessagingService {
         { deviceId: to, kind: 'message', payload: message, dedupeKey: message.message_id },
       ]);
     }
-    this.events.emit(Lifecycle.MessageCreated, {
-      message,
-      sessionId: author.sessionId,
-      requestId,
-    } satisfies MessageCreatedEvent);
+    this.publish(message, author, requestId);
+  }
+
+  /** Hands the message to the gateway (MessageCreated) for delivery to the room's members. */
+  private publish(message: MessagePayload, author: Author, requestId?: string, relayFrame?: string): void {
+    const event: MessageCreatedEvent = { message, sessionId: author.sessionId, requestId, relayFrame };
+    this.events.emit(Lifecycle.MessageCreated, event);
   }
 
   /**
@@ -352,8 +350,7 @@ export class MessagingService {
       find?: () => Promise<MessageSendAck | undefined>;
     },
   ): Promise<SendResult> {
-    const { send } = steps;
-    if (!requestId) return { ack: await send(), duplicate: false };
+    if (!requestId) return { ack: await steps.send(), duplicate: false };
     const node = this.config.NODE_ID;
     const claim = await this.idempotency.claim<MessageSendAck>(author.deviceId, requestId, node);
     if (claim.state === 'done') return { ack: claim.result, duplicate: true };
@@ -376,7 +373,7 @@ export class MessagingService {
     }
     let ack: MessageSendAck;
     try {
-      ack = await send();
+      ack = await steps.send();
     } catch (err) {
       await this.idempotency.release(author.deviceId, requestId).catch(() => undefined);
       throw err;
@@ -427,9 +424,8 @@ export class MessagingService {
         if (!taken) this.logger.warn(`room ${msg.roomId}: seq ${appended.seq} left as a hole (send failed)`);
         throw err;
       }
-      const event: MessageCreatedEvent = { message, sessionId: author.sessionId, requestId, relayFrame };
       // Published inside the room's chain, so listeners see one room's messages in seq order.
-      this.events.emit(Lifecycle.MessageCreated, event);
+      this.publish(message, author, requestId, relayFrame);
       return message;
     });
   }
