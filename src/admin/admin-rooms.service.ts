@@ -60,7 +60,7 @@ export class AdminRoomsService {
   }
 
   async addMember(roomId: string, deviceId: string): Promise<RoomMemberListDto> {
-    await this.rooms.addMember(roomId, deviceId, ADMIN_CREATOR);
+    await this.rooms.addMember(await this.rooms.getOrThrow(roomId), deviceId, ADMIN_CREATOR);
     return this.memberList(roomId);
   }
 

@@ -97,8 +97,7 @@ export class NotificationsService {
    */
   async invite(invitation: Invitation): Promise<NotificationResult> {
     const room = await this.rooms.getOrThrow(invitation.roomId);
-    if (room.isPrivate)
-      await this.rooms.addMember(room.roomId, invitation.deviceId, invitation.from.deviceId);
+    if (room.isPrivate) await this.rooms.addMember(room, invitation.deviceId, invitation.from.deviceId);
     const key = createHash('sha256')
       .update(`${invitation.roomId}\n${invitation.from.deviceId}`)
       .digest('base64url');

@@ -130,11 +130,14 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
     return this.members.find({ where: { roomId }, order: { addedAt: 'ASC', deviceId: 'ASC' } });
   }
 
-  /** Puts the device on the member list; NOT_FOUND for no room, BAD_REQUEST for a room that is not private. */
-  async addMember(roomId: string, deviceId: string, addedBy: string): Promise<void> {
-    const room = await this.getOrThrow(roomId);
-    if (!room.isPrivate) throw RoomcastError.badRequest(`room ${roomId} is not private: everyone may join`);
-    await this.members.upsert({ roomId, deviceId, addedBy, addedAt: new Date() }, ['roomId', 'deviceId']);
+  /** Puts the device on the room's member list; BAD_REQUEST for a room that is not private. */
+  async addMember(room: RoomEntity, deviceId: string, addedBy: string): Promise<void> {
+    if (!room.isPrivate)
+      throw RoomcastError.badRequest(`room ${room.roomId} is not private: everyone may join`);
+    await this.members.upsert({ roomId: room.roomId, deviceId, addedBy, addedAt: new Date() }, [
+      'roomId',
+      'deviceId',
+    ]);
   }
 
   /** Takes the device off the list; it may not join again (a session in the room now stays until it leaves). */
@@ -229,7 +232,7 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
     try {
       await this.rooms.insert(room);
       if (room.isPrivate && spec.createdBy && spec.createdBy !== ADMIN_CREATOR)
-        await this.addMember(roomId, spec.createdBy, spec.createdBy);
+        await this.addMember(room, spec.createdBy, spec.createdBy);
       return room;
     } catch (err) {
       if (isDuplicateKey(err)) return null;
