@@ -1,10 +1,24 @@
 import type { Queue } from 'bullmq';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '#protocol';
-import { BullMqJobQueue, ENQUEUE_TIMEOUT_MS, RECORD_RETRY, SCHEDULE_RETRY_MS } from './bullmq-job-queue.js';
-import { type DeviceSeenJob, JobName, type PersistMessageJob, QueueName } from './job-registry.js';
+import {
+  BullMqJobQueue,
+  ENQUEUE_TIMEOUT_MS,
+  PACK_MAX_ITEMS,
+  RECORD_RETRY,
+  SCHEDULE_RETRY_MS,
+} from './bullmq-job-queue.js';
+import {
+  type DeviceSeenJob,
+  JobName,
+  type MessageRecalledJob,
+  type PersistMessageJob,
+  QueueName,
+} from './job-registry.js';
 
-type AddBulk = (jobs: Array<{ name: string; data: unknown; opts?: { jobId?: string } }>) => Promise<unknown>;
+type AddBulk = (
+  jobs: Array<{ name: string; data: unknown; opts?: { jobId?: string; removeOnComplete?: unknown } }>,
+) => Promise<unknown>;
 
 type Upsert = (
   id: string,
@@ -41,6 +55,7 @@ function fakeQueues(
 
 const seen = (deviceId: string): DeviceSeenJob => ({ deviceId, identity: 'i', roomId: null, at: 1 });
 const message = (messageId: string) => ({ messageId }) as PersistMessageJob;
+const recalled = (messageId: string): MessageRecalledJob => ({ messageId, by: 'd', at: 1 });
 
 /**
  * Fake time forward, then a real turn of the event loop for the flush (setImmediate) of an
@@ -60,18 +75,37 @@ describe('BullMqJobQueue', () => {
     const { jobs, calls } = fakeQueues(async (added) => added);
     await Promise.all([
       jobs.enqueue(JobName.PersistMessage, message('m-1'), 'm-1'),
+      jobs.enqueue(JobName.MessageRecalled, recalled('m-0'), 'recall-m-0'),
       jobs.enqueue(JobName.PersistMessage, message('m-2'), 'm-2'),
       jobs.enqueue(JobName.DeviceSeen, seen('d1')),
     ]);
     expect(calls[QueueName.Messages]).toEqual([
       [
-        { name: JobName.PersistMessage, data: message('m-1'), opts: { jobId: 'm-1' } },
-        { name: JobName.PersistMessage, data: message('m-2'), opts: { jobId: 'm-2' } },
+        {
+          name: JobName.PersistMessage,
+          data: [message('m-1'), message('m-2')],
+          opts: { jobId: expect.any(String), removeOnComplete: { count: expect.any(Number) } },
+        },
+        { name: JobName.MessageRecalled, data: recalled('m-0'), opts: { jobId: 'recall-m-0' } },
       ],
     ]);
     expect(calls[QueueName.Audit]).toEqual([
-      [{ name: JobName.DeviceSeen, data: seen('d1'), opts: undefined }],
+      [{ name: JobName.DeviceSeen, data: [seen('d1')], opts: expect.any(Object) }],
     ]);
+  });
+
+  it('packs at most PACK_MAX_ITEMS payloads to a job, each pack with an id of its own', async () => {
+    const { jobs, calls } = fakeQueues(async (added) => added);
+    const count = PACK_MAX_ITEMS * 2 + 1;
+    await Promise.all(
+      Array.from({ length: count }, (_, i) => jobs.enqueue(JobName.PersistMessage, message(`m-${i}`), `m-${i}`)),
+    );
+    const [bulk] = calls[QueueName.Messages];
+    expect(bulk.map((job) => (job.data as unknown[]).length)).toEqual([PACK_MAX_ITEMS, PACK_MAX_ITEMS, 1]);
+    expect(bulk.flatMap((job) => job.data as PersistMessageJob[]).map((m) => m.messageId)).toEqual(
+      Array.from({ length: count }, (_, i) => `m-${i}`),
+    );
+    expect(new Set(bulk.map((job) => job.opts?.jobId)).size).toBe(3);
   });
 
   it('answers UNAVAILABLE to every caller of a bulk Redis refused', async () => {
@@ -106,7 +140,7 @@ describe('BullMqJobQueue', () => {
     expect(calls[QueueName.Audit]).toHaveLength(4);
     expect(jobs.recordsRetrying).toBe(0);
     expect(calls[QueueName.Audit].at(-1)).toEqual([
-      { name: JobName.DeviceSeen, data: seen('late'), opts: undefined },
+      { name: JobName.DeviceSeen, data: [seen('late')], opts: expect.any(Object) },
     ]);
   });
 
@@ -150,20 +184,36 @@ describe('BullMqJobQueue', () => {
     expect(calls[QueueName.Audit]).toHaveLength(1);
   });
 
-  it('after a failed add, resolves the jobs Redis did store and rejects the others', async () => {
-    // The add "failed" (timed out, connection dropped) but the command ran for m-1.
+  it('after a failed add, resolves the jobs Redis did store and rejects the others, a pack as a whole', async () => {
+    // The add "failed" (timed out, connection dropped) but the command ran for recall-m-1.
     const { jobs } = fakeQueues(
       async () => {
         throw new Error('Connection is closed.');
       },
-      (id) => id === 'm-1',
+      (id) => id === 'recall-m-1',
     );
-    const [stored, lost] = await Promise.allSettled([
-      jobs.enqueue(JobName.PersistMessage, message('m-1'), 'm-1'),
-      jobs.enqueue(JobName.PersistMessage, message('m-2'), 'm-2'),
+    const [stored, lost, packed] = await Promise.allSettled([
+      jobs.enqueue(JobName.MessageRecalled, recalled('m-1'), 'recall-m-1'),
+      jobs.enqueue(JobName.MessageRecalled, recalled('m-2'), 'recall-m-2'),
+      jobs.enqueue(JobName.PersistMessage, message('m-3'), 'm-3'),
     ]);
     expect(stored.status).toBe('fulfilled');
     expect(lost).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.UNAVAILABLE } });
+    expect(packed).toMatchObject({ status: 'rejected', reason: { code: ErrorCode.UNAVAILABLE } });
+  });
+
+  it('resolves every caller of a pack that Redis stored although its add failed', async () => {
+    const { jobs, calls } = fakeQueues(
+      async () => {
+        throw new Error('Connection is closed.');
+      },
+      (id) => calls[QueueName.Messages][0]?.[0]?.opts?.jobId === id,
+    );
+    const results = await Promise.allSettled([
+      jobs.enqueue(JobName.PersistMessage, message('m-1'), 'm-1'),
+      jobs.enqueue(JobName.PersistMessage, message('m-2'), 'm-2'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
   });
 
   it('schedules a job as a BullMQ job scheduler named after the job, on its queue', async () => {

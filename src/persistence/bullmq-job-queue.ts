@@ -1,8 +1,9 @@
+import { randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { assertValidJobId, type FailedJob, JobQueue, type QueueCounts } from './job-queue.js';
-import { JOB_QUEUE, type JobName, type JobPayloads, QueueName } from './job-registry.js';
+import { JOB_QUEUE, type JobName, type JobPayloads, PACKED_JOBS, QueueName } from './job-registry.js';
 
 /** Injection token of the BullMQ Queue of every QueueName (a ReadonlyMap). */
 export const BULL_QUEUES = Symbol('roomcast:bull-queues');
@@ -10,9 +11,16 @@ export const BULL_QUEUES = Symbol('roomcast:bull-queues');
 /** Longest an enqueue waits for Redis before answering UNAVAILABLE (e.g. Redis down at boot). */
 export const ENQUEUE_TIMEOUT_MS = 3000;
 /** How long to look for a job whose add timed out before reporting it unavailable. */
-const VERIFY_TIMEOUT_MS = 1000;
+export const VERIFY_TIMEOUT_MS = 1000;
 /** Jobs per addBulk: bounds the size of one Redis transaction. */
 const MAX_BULK = 1000;
+/** Payloads per pack (PACKED_JOBS): bounds one job's size (100 messages of 64 KiB: 6.4 MiB). */
+export const PACK_MAX_ITEMS = 100;
+/**
+ * Completed packs kept (the queue default keeps 1,000 jobs): about as many payloads as
+ * before packing, so a pack whose add timed out can still be found by settleUncertain.
+ */
+const PACKS_KEPT = 100;
 /** Failed jobs fetched per round trip by retryFailed. */
 const RETRY_PAGE = 200;
 /** First and longest wait before registering a schedule again after Redis refused it. */
@@ -26,9 +34,45 @@ export const SCHEDULE_RETRY_MS = { first: 1000, max: 30_000 };
 export const RECORD_RETRY = { firstMs: 1000, maxMs: 30_000, attempts: 8, maxWaiting: 200_000 };
 
 interface PendingAdd {
-  job: { name: JobName; data: unknown; opts?: JobsOptions };
+  name: JobName;
+  data: unknown;
+  jobId?: string;
   resolve(): void;
   reject(err: unknown): void;
+}
+
+/** One BullMQ job to add, and the callers it settles: one, or every caller of a pack. */
+interface OutgoingJob {
+  job: { name: JobName; data: unknown; opts?: JobsOptions };
+  callers: PendingAdd[];
+}
+
+/**
+ * The adds of one tick as BullMQ jobs: a job each, except PACKED_JOBS, which go up to
+ * PACK_MAX_ITEMS to a job. A pack has an id of its own (for settleUncertain); its items' ids
+ * are not needed to keep them once, their handlers being idempotent.
+ */
+export function toBullJobs(adds: PendingAdd[]): OutgoingJob[] {
+  const jobs: OutgoingJob[] = [];
+  const open = new Map<JobName, { job: OutgoingJob; items: unknown[] }>();
+  for (const add of adds) {
+    if (!PACKED_JOBS.has(add.name)) {
+      const opts = add.jobId === undefined ? undefined : { jobId: add.jobId };
+      jobs.push({ job: { name: add.name, data: add.data, opts }, callers: [add] });
+      continue;
+    }
+    let pack = open.get(add.name);
+    if (!pack || pack.items.length >= PACK_MAX_ITEMS) {
+      const items: unknown[] = [];
+      const opts = { jobId: randomUUID(), removeOnComplete: { count: PACKS_KEPT } };
+      pack = { job: { job: { name: add.name, data: items, opts }, callers: [] }, items };
+      open.set(add.name, pack);
+      jobs.push(pack.job);
+    }
+    pack.items.push(add.data);
+    pack.job.callers.push(add);
+  }
+  return jobs;
 }
 
 const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
@@ -36,7 +80,8 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 /**
  * The Redis driver of JobQueue. `enqueue` resolves once Redis has stored the job (durable:
  * any worker of the cluster will run it). Calls made in the same turn of the event loop
- * are sent together with one addBulk per queue; each caller still settles on its own.
+ * are sent together with one addBulk per queue, PACKED_JOBS packed into shared jobs; each
+ * caller still settles on its own.
  */
 @Injectable()
 export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdown {
@@ -68,7 +113,7 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
       if (jobId !== undefined) assertValidJobId(jobId);
       const queue = JOB_QUEUE[name];
       const adds = this.pending.get(queue) ?? [];
-      adds.push({ job: { name, data, opts: jobId === undefined ? undefined : { jobId } }, resolve, reject });
+      adds.push({ name, data, jobId, resolve, reject });
       this.pending.set(queue, adds);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
@@ -221,11 +266,12 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
     const pending = this.pending;
     this.pending = new Map();
     for (const [name, adds] of pending) {
-      for (let i = 0; i < adds.length; i += MAX_BULK) void this.send(name, adds.slice(i, i + MAX_BULK));
+      const jobs = toBullJobs(adds);
+      for (let i = 0; i < jobs.length; i += MAX_BULK) void this.send(name, jobs.slice(i, i + MAX_BULK));
     }
   }
 
-  private async send(name: QueueName, adds: PendingAdd[]): Promise<void> {
+  private async send(name: QueueName, jobs: OutgoingJob[]): Promise<void> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(
@@ -234,13 +280,13 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
       );
     });
     try {
-      await Promise.race([this.queue(name).addBulk(adds.map((a) => a.job)), timeout]);
-      for (const add of adds) add.resolve();
+      await Promise.race([this.queue(name).addBulk(jobs.map((j) => j.job)), timeout]);
+      for (const { callers } of jobs) for (const add of callers) add.resolve();
     } catch (err) {
       clearTimeout(timer);
       await this.settleUncertain(
         name,
-        adds,
+        jobs,
         RoomcastError.unavailable(`job queue ${name} unavailable: ${message(err)}`),
       );
     } finally {
@@ -254,11 +300,11 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
    * number back and the client will send again, so each job with an id is looked up first:
    * one that is there is durable and resolves. Unlooked-up or absent jobs reject.
    */
-  private async settleUncertain(name: QueueName, adds: PendingAdd[], error: RoomcastError): Promise<void> {
+  private async settleUncertain(name: QueueName, jobs: OutgoingJob[], error: RoomcastError): Promise<void> {
     const queue = this.queue(name);
     await Promise.all(
-      adds.map(async (add) => {
-        const id = add.job.opts?.jobId;
+      jobs.map(async ({ job, callers }) => {
+        const id = job.opts?.jobId;
         const found = id
           ? await Promise.race([
               queue.getJob(id).then(
@@ -268,8 +314,10 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
               new Promise<boolean>((r) => setTimeout(() => r(false), VERIFY_TIMEOUT_MS).unref()),
             ])
           : false;
-        if (found) add.resolve();
-        else add.reject(error);
+        for (const add of callers) {
+          if (found) add.resolve();
+          else add.reject(error);
+        }
       }),
     );
   }

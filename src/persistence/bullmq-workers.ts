@@ -5,7 +5,7 @@ import { AppConfig } from '../config/app-config.js';
 import { workerConnection } from './bullmq-connections.js';
 import { JobHandlerRegistry } from './job-handler.registry.js';
 import { JobOutcomes } from './job-outcomes.js';
-import { type JobPayloads, QueueName, queueConcurrency } from './job-registry.js';
+import { type JobName, type JobPayloads, PACKED_JOBS, QueueName, queueConcurrency } from './job-registry.js';
 
 /**
  * One BullMQ Worker per queue (ROLE all|worker), dispatching each job by name to its
@@ -36,7 +36,7 @@ export class BullMqWorkers implements OnApplicationBootstrap, BeforeApplicationS
         lockDuration: this.config.JOB_LOCK_MS,
         stalledInterval: this.config.JOB_LOCK_MS,
       });
-      worker.on('completed', () => this.outcomes.completed(queue));
+      worker.on('completed', (job: Job) => this.outcomes.completed(queue, itemsOf(job).length));
       worker.on('failed', (job: Job | undefined, err: Error) => this.onFailed(queue, job, err));
       let lastError = '';
       worker.on('error', (err: Error) => {
@@ -68,11 +68,26 @@ export class BullMqWorkers implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
-  /** Rethrows every failure: a processor that swallowed one would make BullMQ record success. */
+  /**
+   * Rethrows every failure: a processor that swallowed one would make BullMQ record success.
+   * The items of a pack run together (the message writer then puts them in one INSERT);
+   * one failed item fails the pack, which is retried whole (its handlers are idempotent).
+   */
   private async process(job: Job): Promise<void> {
-    if (!this.registry.isJobName(job.name)) throw new UnrecoverableError(`unknown job name ${job.name}`);
+    const name = job.name;
+    if (!this.registry.isJobName(name)) throw new UnrecoverableError(`unknown job name ${name}`);
     this.outcomes.started(job.queueName as QueueName, (job.processedOn ?? Date.now()) - job.timestamp);
-    await this.registry.run(job.name, job.data as JobPayloads[typeof job.name]);
+    const items = itemsOf(job);
+    const results = await Promise.allSettled(
+      items.map((item) => this.registry.run(name, item as JobPayloads[typeof name])),
+    );
+    const failed = results.filter((r) => r.status === 'rejected');
+    if (failed.length === 0) return;
+    const reason = failed[0].reason as unknown;
+    if (items.length === 1) throw reason;
+    throw new Error(
+      `${failed.length} of ${items.length} items failed; first: ${reason instanceof Error ? reason.message : String(reason)}`,
+    );
   }
 
   private onFailed(queue: QueueName, job: Job | undefined, err: Error): void {
@@ -87,4 +102,9 @@ export class BullMqWorkers implements OnApplicationBootstrap, BeforeApplicationS
       );
     }
   }
+}
+
+/** The payloads a job carries: a pack's array, or the one payload (also a pack enqueued by a version before packing). */
+function itemsOf(job: Job): unknown[] {
+  return PACKED_JOBS.has(job.name as JobName) && Array.isArray(job.data) ? (job.data as unknown[]) : [job.data];
 }

@@ -56,8 +56,9 @@ export class JobOutcomes {
     this.waitSeconds.observe({ queue }, Math.max(0, waitedMs) / 1000);
   }
 
-  completed(queue: QueueName): void {
-    this.completedTotal.inc({ queue });
+  /** `jobs` > 1 for a pack of BullMQ (PACKED_JOBS): counted as the jobs it carries. */
+  completed(queue: QueueName, jobs = 1): void {
+    this.completedTotal.inc({ queue }, jobs);
   }
 
   attemptFailed(queue: QueueName): void {

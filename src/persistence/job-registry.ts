@@ -126,6 +126,21 @@ export const JOB_QUEUE: Record<JobName, QueueName> = {
 };
 
 /**
+ * Jobs the BullMQ driver carries several to one BullMQ job (a pack): the ones enqueued in the
+ * same turn of the event loop travel together, the job's data being the array of their
+ * payloads. BullMQ's own work per job (the add, lock, completion and event scripts: some
+ * forty Redis commands) is then done once per pack instead of once per message. A pack is
+ * retried whole, so only jobs whose handlers are idempotent may be packed. The in-process
+ * driver has no per-job overhead to save and runs them one by one.
+ */
+export const PACKED_JOBS: ReadonlySet<JobName> = new Set([
+  JobName.PersistMessage,
+  JobName.ConnectionOpened,
+  JobName.ConnectionClosed,
+  JobName.DeviceSeen,
+]);
+
+/**
  * Concurrency per queue. The message writer batches the jobs it holds at once, so its
  * concurrency is the batch size: that many jobs wait together for one INSERT.
  */
