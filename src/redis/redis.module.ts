@@ -49,6 +49,7 @@ export class RedisModule {
         const client = new Redis(url, {
           enableOfflineQueue: false,
           maxRetriesPerRequest: 1,
+          enableAutoPipelining: true,
           connectionName: `roomcast:${config.NODE_ID}`,
           retryStrategy: (times) => Math.min(times * 200, 5000),
         });
