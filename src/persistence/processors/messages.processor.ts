@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Histogram, Registry } from 'prom-client';
 import { DataSource, IsNull } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import { AppConfig } from '../../config/app-config.js';
 import { MessageEntity } from '../../messaging/message.entity.js';
 import { BatchWriter } from '../batch-writer.js';
@@ -16,6 +17,12 @@ const MAX_ROWS_PER_INSERT = 1000;
 const MAX_CONTENT_BYTES_PER_INSERT = 4 * 1024 * 1024;
 
 type MessageRow = Omit<MessageEntity, 'id'>;
+
+/** What makes an INSERT of a message already stored a no-op, per dialect. */
+const IF_STORED = {
+  mysql: 'ON DUPLICATE KEY UPDATE message_id = message_id',
+  sqlite: 'ON CONFLICT (message_id) DO NOTHING',
+};
 
 const toRow = (job: PersistMessageJob): MessageRow => ({
   messageId: job.messageId,
@@ -61,8 +68,12 @@ export function insertChunks(rows: MessageRow[]): MessageRow[][] {
  * MESSAGE_BATCH_WAIT_MS) share one multi-row INSERT, which the database applies atomically
  * as a statement of its own. It skips rows whose message_id is already stored, so a
  * retried job, or a message enqueued twice, is stored once. Duplicates only: MySQL's
- * INSERT IGNORE (orIgnore) would also downgrade real errors (a NULL, an over-long value)
- * to warnings and store a defaulted or truncated row, where this job should fail visibly.
+ * INSERT IGNORE would also downgrade real errors (a NULL, an over-long value) to warnings
+ * and store a defaulted or truncated row, where this job should fail visibly.
+ *
+ * The INSERT is written here rather than by TypeORM's query builder, which took more CPU to
+ * build a 500-row statement (a parameter look-up per value) than mysql2 took to send it; the
+ * columns and each value's conversion (dates) still come from the entity's metadata.
  *
  * No explicit transaction: with better-sqlite3 TypeORM runs every query on one shared
  * connection, so a BEGIN here would also enclose (and could roll back) other modules'
@@ -73,6 +84,11 @@ export function insertChunks(rows: MessageRow[]): MessageRow[][] {
 export class MessagesProcessor {
   private readonly writer: BatchWriter<PersistMessageJob>;
   private readonly insertRows: Histogram;
+  private readonly columns: ColumnMetadata[];
+  /** `INSERT INTO messages (…) VALUES `, and one row's `(?, …, ?)`. */
+  private readonly insertInto: string;
+  private readonly rowPlaceholders: string;
+  private readonly ifStored: string;
 
   constructor(
     config: AppConfig,
@@ -85,6 +101,12 @@ export class MessagesProcessor {
       buckets: [1, 10, 50, 100, 250, 500, 1000],
       registers: [registry],
     });
+    const metadata = dataSource.getMetadata(MessageEntity);
+    const escape = (name: string) => dataSource.driver.escape(name);
+    this.columns = metadata.columns.filter((column) => !column.isGenerated);
+    this.insertInto = `INSERT INTO ${escape(metadata.tableName)} (${this.columns.map((c) => escape(c.databaseName)).join(', ')}) VALUES `;
+    this.rowPlaceholders = `(${this.columns.map(() => '?').join(', ')})`;
+    this.ifStored = IF_STORED[dataSource.options.type === 'mysql' ? 'mysql' : 'sqlite'];
     // A value, not a provider: its size and wait are this processor's own configuration.
     this.writer = new BatchWriter({
       maxSize: config.MESSAGE_BATCH_SIZE,
@@ -115,15 +137,14 @@ export class MessagesProcessor {
   }
 
   private async insert(jobs: PersistMessageJob[]): Promise<void> {
+    const driver = this.dataSource.driver;
     for (const rows of insertChunks(jobs.map(toRow))) {
-      await this.dataSource
-        .createQueryBuilder()
-        .insert()
-        .into(MessageEntity)
-        .values(rows)
-        .orUpdate(['message_id'], ['message_id'])
-        .updateEntity(false)
-        .execute();
+      const parameters: unknown[] = [];
+      for (const row of rows)
+        for (const column of this.columns)
+          parameters.push(driver.preparePersistentValue(column.getEntityValue(row), column));
+      const values = new Array<string>(rows.length).fill(this.rowPlaceholders).join(', ');
+      await this.dataSource.query(`${this.insertInto}${values} ${this.ifStored}`, parameters);
       this.insertRows.observe(rows.length);
     }
   }
