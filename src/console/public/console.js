@@ -125,6 +125,7 @@ function stop(error = '') {
   clearTimeout(pollTimer);
   watch?.close();
   watch = undefined;
+  hideFailed();
   $('dashboard').hidden = true;
   $('room-panel').hidden = true;
   $('sign-out').hidden = true;
@@ -174,7 +175,9 @@ async function refresh() {
   const failure = results.find((r) => r.status === 'rejected')?.reason;
   if (failure instanceof ApiError && failure.status === 401)
     return stop('the admin token was refused: sign in again');
-  $('status').textContent = failure ? `refresh failed: ${explain(failure)}` : `updated ${time(Date.now())}`;
+  $('refreshed').textContent = failure
+    ? `refresh failed: ${explain(failure)}`
+    : `updated ${time(Date.now())}`;
 }
 
 document.addEventListener('visibilitychange', () => {
