@@ -1,3 +1,4 @@
+import { SignJWT } from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { JobQueue } from '../src/persistence/job-queue.js';
@@ -10,6 +11,13 @@ import { MODES } from './support/services.js';
 const SCREENSHOT = ['1', 'true'].includes(process.env.CONSOLE_SCREENSHOT ?? '');
 
 const text = (page: Page, id: string) => page.locator(`#${id}`).innerText();
+
+async function signIn(page: Page, clientToken = ''): Promise<void> {
+  await page.fill('#admin-token', ADMIN_TOKEN);
+  await page.fill('#client-token', clientToken);
+  await page.click('#sign-in button[type=submit]');
+  await page.locator('#dashboard').waitFor();
+}
 
 /** Waits until the element's text passes `done`: the console updates by polling, not on demand. */
 async function untilText(page: Page, id: string, done: (value: string) => boolean): Promise<string> {
@@ -79,9 +87,7 @@ describe.skipIf(!browserAvailable).each(MODES)('console in a browser (%s)', (mod
   });
 
   it('signs in, keeps the token for the tab only, and counts connections live', async () => {
-    await page.fill('#admin-token', ADMIN_TOKEN);
-    await page.click('#sign-in button[type=submit]');
-    await page.locator('#dashboard').waitFor();
+    await signIn(page);
     expect(await text(page, 'node')).toContain(mode === 'embedded' ? 'embedded mode' : 'redis mode');
     expect(await page.evaluate('sessionStorage.getItem("roomcast.adminToken")')).toBe(ADMIN_TOKEN);
 
@@ -183,5 +189,47 @@ describe.skipIf(!browserAvailable).each(MODES)('console in a browser (%s)', (mod
     await page.locator('#members [data-member="ben-phone"]').waitFor();
     await page.locator('#members [data-member^="console-"]').waitFor();
     await page.screenshot({ path: 'docs/console.png', fullPage: true });
+  });
+});
+
+describe.skipIf(!browserAvailable)('console on a server that requires client tokens', () => {
+  const SECRET = 'console-test-jwt-secret';
+  const served = serve('embedded', { JWT_SECRET: SECRET });
+  let browser: Browser;
+  let page: Page;
+
+  beforeAll(async () => {
+    browser = await launchChromium();
+    page = await browser.newPage();
+    page.setDefaultTimeout(10_000);
+  });
+
+  afterAll(async () => {
+    await browser?.close();
+  });
+
+  it('says the socket needs a client token, and enters a private room with an admin one', async () => {
+    const created = await fetch(`${served.server.url}/api/rooms`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ room_id: 'VAULT', private: true }),
+    });
+    expect(created.status).toBe(201);
+    await page.goto(`${served.server.url}/console`);
+
+    // The admin token is for /api only: the socket refuses a hello without a JWT.
+    await signIn(page);
+    await page.locator('tr[data-room="VAULT"]').click();
+    await untilText(page, 'room-status', (t) => t.startsWith('closed 4401'));
+
+    await page.click('#sign-out');
+    const jwt = await new SignJWT({ permissions: ['admin'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('operator')
+      .sign(new TextEncoder().encode(SECRET));
+    await signIn(page, jwt);
+    await page.locator('tr[data-room="VAULT"]').click();
+    await untilText(page, 'room-status', (t) => t === 'live');
+    await page.locator('#members [data-member^="console-"]').waitFor();
   });
 });
