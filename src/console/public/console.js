@@ -393,6 +393,8 @@ class RoomWatch {
    * idempotency key; it is unique per device (a fresh device id per page load, a counter).
    */
   request(type, data) {
+    // A closed socket drops what it is given without a word: the answer would never come.
+    if (this.socket.readyState !== WebSocket.OPEN) return Promise.reject(new Error('the socket is not open'));
     const id = `${type}-${++this.nextId}`;
     this.send({ type, id, data });
     return new Promise((resolve, reject) => this.pending.set(id, { resolve, reject }));
@@ -457,7 +459,7 @@ class RoomWatch {
     try {
       const { messages } = await this.request('history', { room_id: this.roomId, limit: HISTORY_LIMIT });
       // A message may arrive both live and in the page: entries are keyed by message id.
-      for (const message of messages) this.addMessage(message);
+      this.add(...messages.map((m) => this.messageEntry(m)));
     } catch (err) {
       this.addEvent(`history refused: ${err.message}`, 'system');
     }
@@ -476,12 +478,16 @@ class RoomWatch {
   }
 
   addMessage(m) {
+    this.add(this.messageEntry(m));
+  }
+
+  messageEntry(m) {
     const body = m.recalled
       ? '(recalled)'
       : m.kind === 'text'
         ? m.content
         : `${m.kind} ${JSON.stringify(m.content)}`;
-    this.add({ key: m.message_id, ts: m.ts, seq: m.seq, who: m.from.identity, text: body, kind: 'message' });
+    return { key: m.message_id, ts: m.ts, seq: m.seq, who: m.from.identity, text: body, kind: 'message' };
   }
 
   recalled(messageId) {
@@ -493,10 +499,11 @@ class RoomWatch {
     this.add({ key: `event-${++this.nextId}`, ts: this.now(), text, kind });
   }
 
-  add(entry) {
-    this.entries.set(entry.key, entry);
-    if (this.entries.size > KEEP_ENTRIES) this.entries.delete(this.sorted()[0].key);
-    this.onChange(this.sorted());
+  add(...entries) {
+    for (const entry of entries) this.entries.set(entry.key, entry);
+    const sorted = this.sorted();
+    for (const old of sorted.splice(0, sorted.length - KEEP_ENTRIES)) this.entries.delete(old.key);
+    this.onChange(sorted);
   }
 
   /** Oldest first, by server time; seq breaks ties between messages accepted in the same ms. */
