@@ -30,6 +30,11 @@ export default defineConfig(
     languageOptions: { globals: { ...globals.browser, ...globals.node } },
   },
   {
+    // The console page's script runs in browsers only.
+    files: ['src/console/public/**/*.js'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['**/*.spec.ts', 'test/**/*.ts'],
     rules: {
       // Tests reach into fakes and raw frames on purpose.

@@ -3,12 +3,13 @@
 // line `tests: N passed, M failed[, K skipped]`.
 //
 //   npm test                      everything; service-backed variants only if MySQL and Redis answer
-//   REQUIRE_SERVICES=1 npm test   MySQL and Redis must answer (CI): otherwise the run fails
+//   REQUIRE_SERVICES=1 npm test   MySQL, Redis and Chromium must answer (CI): otherwise the run fails
 //   npm test -- test/rooms        extra arguments go to `vitest run` (file filters, -t, ...)
 //
 // Environment: RC_TEST_MYSQL_URL (default mysql://root@127.0.0.1:3306), RC_TEST_REDIS_URL
-// (default redis://127.0.0.1:6379), SKIP_TYPECHECK=1, RC_TEST_RUN_TIMEOUT_MS (default 45 min).
-import { spawn } from 'node:child_process';
+// (default redis://127.0.0.1:6379), RC_TEST_CHROMIUM (default /usr/bin/chromium, for the browser
+// suites), SKIP_TYPECHECK=1, RC_TEST_RUN_TIMEOUT_MS (default 45 min).
+import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
@@ -20,6 +21,7 @@ const truthy = (v) => ['1', 'true', 'yes', 'on'].includes(String(v ?? '').toLowe
 const requireServices = truthy(env.REQUIRE_SERVICES);
 const mysqlUrl = env.RC_TEST_MYSQL_URL || 'mysql://root@127.0.0.1:3306';
 const redisUrl = env.RC_TEST_REDIS_URL || 'redis://127.0.0.1:6379';
+const chromiumPath = env.RC_TEST_CHROMIUM || '/usr/bin/chromium';
 const PROBE_TIMEOUT_MS = 3000;
 const RUN_TIMEOUT_MS = Number(env.RC_TEST_RUN_TIMEOUT_MS || 45 * 60 * 1000);
 
@@ -110,20 +112,35 @@ async function probeRedis(url) {
   }
 }
 
+/** Runs `chromium --version`: the binary (Debian's is a wrapper script) starts, without a display. */
+function probeChromium(path) {
+  return new Promise((resolve, reject) => {
+    execFile(path, ['--version'], { timeout: PROBE_TIMEOUT_MS * 3 }, (err, stdout) => {
+      if (err) reject(err);
+      else if (!/chrom/i.test(stdout))
+        reject(new Error(`--version printed ${JSON.stringify(stdout.trim())}`));
+      else resolve();
+    });
+  });
+}
+
 async function probe(name, url, fn) {
   try {
     await fn(url);
-    log(`  ${name.padEnd(5)} ${redact(url)}: ok`);
+    log(`  ${name.padEnd(8)} ${redact(url)}: ok`);
     return undefined;
   } catch (err) {
     const why = reason(err);
-    log(`  ${name.padEnd(5)} ${redact(url)}: NOT AVAILABLE (${why})`);
+    log(`  ${name.padEnd(8)} ${redact(url)}: NOT AVAILABLE (${why})`);
     return `${name} at ${redact(url)}: ${why}`;
   }
 }
 
-/** Test files with mysql+redis variants: they use MODES or servicesAvailable from test/support/services. */
-function serviceBackedSuites() {
+/**
+ * Test files whose source matches `marker`: the mysql+redis variants use MODES or
+ * servicesAvailable (test/support/services), the browser suites browserAvailable (test/support/browser).
+ */
+function suitesUsing(marker) {
   const found = [];
   const walk = (dir) => {
     let entries;
@@ -136,10 +153,7 @@ function serviceBackedSuites() {
       const p = join(dir, e.name);
       if (e.isDirectory()) {
         if (e.name !== 'node_modules' && e.name !== 'support') walk(p);
-      } else if (
-        /\.(spec|test)\.ts$/.test(e.name) &&
-        /\b(MODES|servicesAvailable)\b/.test(readFileSync(p, 'utf8'))
-      ) {
+      } else if (/\.(spec|test)\.ts$/.test(e.name) && marker.test(readFileSync(p, 'utf8'))) {
         found.push(relative(root, p));
       }
     }
@@ -174,22 +188,26 @@ if (truthy(env.SKIP_TYPECHECK)) {
 
 // 2. Services ---------------------------------------------------------------------------------
 heading('services');
-const down = (
-  await Promise.all([probe('MySQL', mysqlUrl, probeMysql), probe('Redis', redisUrl, probeRedis)])
-).filter(Boolean);
+const [mysqlDown, redisDown, browserDown] = await Promise.all([
+  probe('MySQL', mysqlUrl, probeMysql),
+  probe('Redis', redisUrl, probeRedis),
+  probe('Chromium', chromiumPath, probeChromium),
+]);
+const down = [mysqlDown, redisDown].filter(Boolean);
+if (requireServices && (down.length || browserDown)) {
+  for (const d of [...down, browserDown].filter(Boolean)) log(`run-tests: REQUIRE_SERVICES=1 but ${d}`);
+  log('run-tests: failing without running tests: the service-backed and browser suites are required');
+  process.exit(1);
+}
 const childEnv = { ...env };
 if (down.length === 0) {
   childEnv.RC_TEST_MYSQL_URL = mysqlUrl;
   childEnv.RC_TEST_REDIS_URL = redisUrl;
   log('service-backed variants (mysql+redis) run beside the embedded ones');
-} else if (requireServices) {
-  for (const d of down) log(`run-tests: REQUIRE_SERVICES=1 but ${d}`);
-  log('run-tests: failing without running tests: the service-backed variants are required');
-  process.exit(1);
 } else {
   delete childEnv.RC_TEST_MYSQL_URL;
   delete childEnv.RC_TEST_REDIS_URL;
-  const suites = serviceBackedSuites();
+  const suites = suitesUsing(/\b(MODES|servicesAvailable)\b/);
   log(`SKIPPED: the mysql+redis variants, because ${down.join('; ')}.`);
   log(
     suites.length
@@ -199,6 +217,14 @@ if (down.length === 0) {
   log(
     'Start MySQL and Redis (or set RC_TEST_MYSQL_URL / RC_TEST_REDIS_URL) to run them; CI sets REQUIRE_SERVICES=1.',
   );
+}
+// Empty means "probed and missing": test/support/browser.ts then skips without looking itself.
+childEnv.RC_TEST_CHROMIUM = browserDown ? '' : chromiumPath;
+if (browserDown) {
+  const suites = suitesUsing(/\bbrowserAvailable\b/);
+  log(`SKIPPED: the browser suites, because ${browserDown}:`);
+  log(suites.map((s) => `  - ${s}`).join('\n'));
+  log('Install Chromium (apt-get install chromium, or set RC_TEST_CHROMIUM) to run them; CI installs it.');
 }
 
 // 3. Tests ------------------------------------------------------------------------------------
@@ -252,6 +278,7 @@ if (failed > 0) problems.push(`${failed} test(s) failed`);
 
 heading('summary');
 if (down.length) log(`skipped: mysql+redis variants (${down.join('; ')})`);
+if (browserDown) log(`skipped: browser suites (${browserDown})`);
 for (const p of problems) log(`FAILED: ${p}`);
 if (problems.length === 0) log('all checks passed');
 log(`tests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
