@@ -86,7 +86,7 @@ describe.each(MODES)('persistence (%s)', (mode) => {
   describe('default retry policy', () => {
     let h: Harness;
     beforeAll(async () => {
-      h = await harness(env, { MESSAGE_BATCH_WAIT_MS: '20' });
+      h = await harness(env);
     });
     afterAll(() => h?.server.stop());
 

@@ -265,12 +265,15 @@ export class AppConfig {
   @Max(5000)
   MESSAGE_BATCH_SIZE = 500;
 
-  /** How long the message writer waits to fill a batch. */
+  /**
+   * How long an idle message writer waits for more rows before it writes. 0: it writes at
+   * once; rows that arrive while a write is under way go into the next one either way.
+   */
   @Transform(toInt)
   @IsInt()
   @Min(0)
   @Max(1000)
-  MESSAGE_BATCH_WAIT_MS = 5;
+  MESSAGE_BATCH_WAIT_MS = 0;
 
   /** Redis key prefix for queues and every other key, so deployments (and test runs) can share a server. */
   @IsString()
