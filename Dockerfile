@@ -29,6 +29,8 @@ WORKDIR /app
 COPY --chown=node:node package.json ./
 COPY --from=prod-deps --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
+# Served at /docs/asyncapi.yaml (package.json "imports": #asyncapi).
+COPY --chown=node:node docs/asyncapi.yaml ./docs/asyncapi.yaml
 # Default DATABASE_URL is sqlite:./data/roomcast.sqlite: give the non-root user a place to write it.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node

@@ -16,6 +16,7 @@ import { NotificationsModule } from './notifications/notifications.module.js';
 import { OfflineModule } from './offline/offline.module.js';
 import { PersistenceModule } from './persistence/persistence.module.js';
 import { PresenceModule } from './presence/presence.module.js';
+import { QueueDashboardModule } from './queue-dashboard/queue-dashboard.module.js';
 import { ReceiptsModule } from './receipts/receipts.module.js';
 import { RedisModule } from './redis/redis.module.js';
 import { RoomsModule } from './rooms/rooms.module.js';
@@ -44,6 +45,7 @@ export class AppModule {
           AuditModule,
           GatewayModule,
           AdminModule,
+          QueueDashboardModule.forRoot(config),
           HealthModule,
           ConsoleModule,
         ]

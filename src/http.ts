@@ -1,14 +1,20 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { INestApplication } from '@nestjs/common';
 import { ValidationPipe } from '@nestjs/common';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import type { Express } from 'express';
 import type { AppConfig } from './config/app-config.js';
 import { RoomcastErrorFilter } from './admin/roomcast-error.filter.js';
 import { requestLogger } from './logging/log-options.js';
 
+/** The WebSocket protocol's AsyncAPI document (docs/asyncapi.yaml), linked from the Swagger page. */
+export const ASYNCAPI_PATH = '/docs/asyncapi.yaml';
+
 /**
  * HTTP concerns shared by every route: request logging, validation of bodies, queries and
- * params (unknown fields refused), one error shape (RoomcastErrorFilter), Swagger UI at /docs
- * and the OpenAPI document at /docs-json.
+ * params (unknown fields refused), one error shape (RoomcastErrorFilter), Swagger UI at /docs,
+ * the OpenAPI document at /docs-json and the AsyncAPI document beside them.
  */
 export function setUpHttp(app: INestApplication, config: AppConfig): void {
   if (config.TRUST_PROXY) {
@@ -29,7 +35,9 @@ export function setUpHttp(app: INestApplication, config: AppConfig): void {
     new DocumentBuilder()
       .setTitle('Roomcast admin API')
       .setDescription(
-        'Operate rooms, clients, messages and queues. The WebSocket protocol is described in docs/protocol.md.',
+        'Operate rooms, clients, messages and queues. The WebSocket protocol (`/ws`) is described by ' +
+          `the [AsyncAPI document](${ASYNCAPI_PATH}) and, with every rule, in docs/protocol.md. ` +
+          'With Redis, the queue dashboard (Bull Board) is at [/admin/queues](/admin/queues), behind the same token.',
       )
       .setVersion('1')
       .addBearerAuth(
@@ -45,5 +53,11 @@ export function setUpHttp(app: INestApplication, config: AppConfig): void {
       .addTag('observability', 'Prometheus metrics (no token)')
       .build(),
   );
+  // A plain Express route, so it stays out of the OpenAPI document: it is no REST call. The
+  // package.json "imports" entry finds the file from src/ and from dist/ alike.
+  const asyncapi = readFileSync(fileURLToPath(import.meta.resolve('#asyncapi')), 'utf8');
+  (app.getHttpAdapter().getInstance() as Express).get(ASYNCAPI_PATH, (_req, res) => {
+    res.type('application/yaml').send(asyncapi);
+  });
   SwaggerModule.setup('docs', app, document, { jsonDocumentUrl: 'docs-json' });
 }

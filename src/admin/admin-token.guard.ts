@@ -22,6 +22,10 @@ import { ErrorResponseDto } from './dto/error.dto.js';
 
 const digest = (value: string) => createHash('sha256').update(value, 'utf8').digest();
 
+/** The token of an `Authorization: Bearer <token>` header, if it is one. */
+export const bearerToken = (header: string): string | undefined =>
+  /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header)?.[1];
+
 /**
  * `Authorization: Bearer <ADMIN_TOKEN>`. Both sides are hashed first, so timingSafeEqual
  * compares equal lengths and the time taken says nothing about the token, not even its length.
@@ -36,15 +40,21 @@ export class AdminTokenGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
+    const header = context.switchToHttp().getRequest<Request>().headers.authorization ?? '';
+    this.verify(bearerToken(header), 'missing bearer token: send Authorization: Bearer <ADMIN_TOKEN>');
+    return true;
+  }
+
+  /**
+   * 403 while the admin API is off, 401 for a missing token (`missing` tells how to send one)
+   * or a wrong one. Also guards the queue dashboard, which reads the token from more places.
+   */
+  verify(token: string | undefined, missing: string): void {
     if (!this.expected)
       throw new ForbiddenException('the admin API is disabled: set ADMIN_TOKEN to enable it');
-    const header = context.switchToHttp().getRequest<Request>().headers.authorization ?? '';
-    const match = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(header);
-    if (!match)
-      throw new UnauthorizedException('missing bearer token: send Authorization: Bearer <ADMIN_TOKEN>');
-    if (!timingSafeEqual(digest(match[1]), this.expected))
+    if (token === undefined) throw new UnauthorizedException(missing);
+    if (!timingSafeEqual(digest(token), this.expected))
       throw new UnauthorizedException('invalid admin token');
-    return true;
   }
 }
 

@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { RoomcastErrorFilter } from './roomcast-error.filter.js';
 
-function respond(error: Error) {
-  const sent: { status?: number; body?: unknown; headers: Record<string, string> } = { headers: {} };
+function respond(error: Error, headers: Record<string, string> = {}) {
+  const sent: { status?: number; body?: unknown; headers: Record<string, string> } = { headers };
   const res = {
     status(code: number) {
       sent.status = code;
@@ -25,6 +25,7 @@ function respond(error: Error) {
     setHeader(name: string, value: string) {
       sent.headers[name.toLowerCase()] = value;
     },
+    hasHeader: (name: string) => name.toLowerCase() in sent.headers,
   };
   const host = { switchToHttp: () => ({ getResponse: () => res }) } as unknown as ArgumentsHost;
   new RoomcastErrorFilter().catch(error as RoomcastError, host);
@@ -58,6 +59,8 @@ describe('RoomcastErrorFilter', () => {
       body: { statusCode: 401, code: 'UNAUTHORIZED', message: 'invalid admin token' },
       headers: { 'www-authenticate': 'Bearer realm="roomcast-admin"' },
     });
+    const challenged = { 'www-authenticate': 'Basic realm="Roomcast"' };
+    expect(respond(new UnauthorizedException('no'), challenged).headers).toEqual(challenged);
     expect(respond(new ForbiddenException('disabled')).body).toMatchObject({
       code: 'FORBIDDEN',
       message: 'disabled',

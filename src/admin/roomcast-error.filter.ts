@@ -87,7 +87,8 @@ export class RoomcastErrorFilter extends BaseExceptionFilter {
   }
 
   private send(res: Response, body: ErrorResponseDto): void {
-    if (body.statusCode === HttpStatus.UNAUTHORIZED)
+    // Unless the refusing code chose its own challenge (the queue dashboard asks for Basic).
+    if (body.statusCode === HttpStatus.UNAUTHORIZED && !res.hasHeader('WWW-Authenticate'))
       res.setHeader('WWW-Authenticate', 'Bearer realm="roomcast-admin"');
     res.status(body.statusCode).json(body);
   }

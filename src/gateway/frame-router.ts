@@ -62,12 +62,9 @@ export class FrameRouter implements OnModuleInit {
    * none, FORBIDDEN without its permission.
    */
   async dispatch(type: string, ctx: HandlerContext, data: Record<string, unknown>): Promise<unknown> {
-    const route = this.routes.get(type);
-    if (!route) throw new RoomcastError(ErrorCode.UNKNOWN_TYPE, `unknown type ${type}`);
+    const route = this.route(type);
     return this.tracer.run(type, ctx, data, async () => {
-      let input: unknown = data;
-      if (route.meta.dto) input = validateData(route.meta.dto, data);
-      else if (Object.keys(data).length) throw RoomcastError.badRequest(`${type} takes no data`);
+      const input = this.input(route, data);
       const { permission } = route.meta;
       if (permission)
         assertAllowed(
@@ -76,6 +73,26 @@ export class FrameRouter implements OnModuleInit {
         );
       return route.fn(ctx, input);
     });
+  }
+
+  /**
+   * `data` validated as dispatch validates it, without running the handler: UNKNOWN_TYPE or
+   * BAD_REQUEST as a frame would get. The AsyncAPI document's examples are checked with it.
+   */
+  parse(type: string, data: Record<string, unknown>): unknown {
+    return this.input(this.route(type), data);
+  }
+
+  private route(type: string): Route {
+    const route = this.routes.get(type);
+    if (!route) throw new RoomcastError(ErrorCode.UNKNOWN_TYPE, `unknown type ${type}`);
+    return route;
+  }
+
+  private input(route: Route, data: Record<string, unknown>): unknown {
+    if (route.meta.dto) return validateData(route.meta.dto, data);
+    if (Object.keys(data).length) throw RoomcastError.badRequest(`${route.meta.type} takes no data`);
+    return data;
   }
 
   private add(meta: MessageHandlerMetadata, fn: HandlerFn, owner: string): void {

@@ -39,7 +39,7 @@ export class HandshakeError extends RoomcastError {
 const MAX_RESUME_ROOMS = 100;
 
 /** `hello.resume` as [room id, last seq] pairs, checked: room ids, whole seqs ≥ 0. */
-function resumeEntries(resume: Record<string, unknown> | undefined): Array<[string, number]> {
+export function resumeEntries(resume: Record<string, unknown> | undefined): Array<[string, number]> {
   const entries = Object.entries(resume ?? {});
   if (entries.length > MAX_RESUME_ROOMS)
     throw RoomcastError.badRequest(`resume: at most ${MAX_RESUME_ROOMS} rooms`);

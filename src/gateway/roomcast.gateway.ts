@@ -29,7 +29,7 @@ import { upgradeToken } from './upgrade.js';
 const ABNORMAL_CLOSURE = 1006;
 
 /** Legacy room-manager chat frames; relayed and stored as `text` messages. */
-const LEGACY_TEXT_TYPE = 'text';
+export const LEGACY_TEXT_TYPE = 'text';
 
 /** Counted in the `send` rate limit with relayed frames; every other request in `request`. */
 const SEND_TYPE = 'message.send';

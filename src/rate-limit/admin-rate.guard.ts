@@ -12,8 +12,12 @@ export class AdminRateGuard implements CanActivate {
   constructor(private readonly limits: RateLimitService) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
-    const req = context.switchToHttp().getRequest<Request>();
-    await this.limits.consume('admin', req.ip ?? req.socket.remoteAddress ?? 'unknown');
+    await this.check(context.switchToHttp().getRequest<Request>());
     return true;
+  }
+
+  /** Counts the request; throws RATE_LIMITED over the limit. Also used by the queue dashboard. */
+  async check(req: Request): Promise<void> {
+    await this.limits.consume('admin', req.ip ?? req.socket.remoteAddress ?? 'unknown');
   }
 }
