@@ -366,7 +366,7 @@ export class MessagingService {
       const announced = claim.prepared ?? (await steps.find?.());
       if (announced) {
         await steps.adopt(announced);
-        await this.completeClaim(author, requestId, announced);
+        this.completeClaim(author, requestId, announced);
         return { ack: announced, duplicate: true };
       }
       if (!(await this.idempotency.takeOver(author.deviceId, requestId, holder, node))) throw inProgress;
@@ -378,13 +378,18 @@ export class MessagingService {
       await this.idempotency.release(author.deviceId, requestId).catch(() => undefined);
       throw err;
     }
-    await this.completeClaim(author, requestId, ack);
+    this.completeClaim(author, requestId, ack);
     return { ack, duplicate: false };
   }
 
-  /** The message is durable whatever happens here; a lost record only weakens de-duplication. */
-  private async completeClaim(author: Author, requestId: string, ack: MessageSendAck): Promise<void> {
-    await this.idempotency
+  /**
+   * Not awaited (the ack goes out meanwhile): the message is durable whatever happens here.
+   * A repeat through this node is sent to Redis after the record on the same connection, so
+   * it sees it; one through another node in the meantime finds the prepared ack: CONFLICT
+   * while this node lives, adopted if it died. A lost record only weakens de-duplication.
+   */
+  private completeClaim(author: Author, requestId: string, ack: MessageSendAck): void {
+    void this.idempotency
       .complete(author.deviceId, requestId, ack)
       .catch((err: Error) =>
         this.logger.warn(`idempotency record for ${author.deviceId}/${requestId} not kept: ${err.message}`),
