@@ -1,6 +1,4 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobQueue } from '../src/persistence/job-queue.js';
-import { JobName } from '../src/persistence/job-registry.js';
 import {
   ADMIN_TOKEN,
   startTestServer,
@@ -9,6 +7,7 @@ import {
   type TestServer,
 } from './support/app.js';
 import { ClientPool, eventually } from './support/clients.js';
+import { recordRefusedConnection } from './support/jobs.js';
 import { MODES } from './support/services.js';
 
 interface Reply<T = any> {
@@ -500,22 +499,9 @@ describe.each(MODES)('admin API over HTTP (%s)', (mode) => {
 
     it('lists dead-lettered jobs and retries them', async () => {
       expect((await call(server, 'POST', '/api/queues/messages/retry-failed')).body).toEqual({ retried: 0 });
-      // A connection record the database refuses (device_id is NOT NULL): fails every attempt.
       const sessionId = `dead-${mode === 'embedded' ? 'e' : 'r'}-${Date.now()}`;
-      const bad = {
-        sessionId,
-        deviceId: null as unknown as string,
-        roomId: null,
-        identity: 'x',
-        clientIp: '127.0.0.1',
-        nodeId: 'n',
-        connectedAt: Date.now(),
-        disconnectedAt: Date.now(),
-        closeCode: 1000,
-      };
-      const jobs = server.app.get(JobQueue);
       // Audit records are the queue's to retry and dead-letter, in both drivers.
-      jobs.record(JobName.ConnectionClosed, bad);
+      recordRefusedConnection(server.app, sessionId);
       // BullMQ carries audit records in packs: a dead letter's data is then an array of them.
       const ours = (j: Record<string, any>) => [j.data].flat().some((d) => d?.sessionId === sessionId);
 

@@ -1,10 +1,9 @@
 import { SignJWT } from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { JobQueue } from '../src/persistence/job-queue.js';
-import { JobName } from '../src/persistence/job-registry.js';
 import { ADMIN_TOKEN, serve, startTestServer, testEnvironment } from './support/app.js';
 import { browserAvailable, launchChromium } from './support/browser.js';
+import { recordRefusedConnection } from './support/jobs.js';
 import { MODES } from './support/services.js';
 
 /** `CONSOLE_SCREENSHOT=1` also rewrites docs/console.png (in the last mode: mysql+redis when it runs). */
@@ -141,19 +140,8 @@ describe.skipIf(!browserAvailable).each(MODES)('console in a browser (%s)', (mod
   });
 
   it('lists dead-lettered jobs and retries them', async () => {
-    // A connection record the database refuses (device_id is NOT NULL): every attempt fails.
     const sessionId = `dead-letter-${mode}`;
-    served.server.app.get(JobQueue).record(JobName.ConnectionClosed, {
-      sessionId,
-      deviceId: null as unknown as string,
-      roomId: null,
-      identity: 'x',
-      clientIp: '127.0.0.1',
-      nodeId: 'n',
-      connectedAt: Date.now(),
-      disconnectedAt: Date.now(),
-      closeCode: 1000,
-    });
+    recordRefusedConnection(served.server.app, sessionId);
     await untilText(page, 'count-failed', (t) => Number(t) >= 1);
     const audit = page.locator('#queues tr', { hasText: 'audit' });
     await audit.getByText('failed jobs').click();

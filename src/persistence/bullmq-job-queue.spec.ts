@@ -98,7 +98,9 @@ describe('BullMqJobQueue', () => {
     const { jobs, calls } = fakeQueues(async (added) => added);
     const count = PACK_MAX_ITEMS * 2 + 1;
     await Promise.all(
-      Array.from({ length: count }, (_, i) => jobs.enqueue(JobName.PersistMessage, message(`m-${i}`), `m-${i}`)),
+      Array.from({ length: count }, (_, i) =>
+        jobs.enqueue(JobName.PersistMessage, message(`m-${i}`), `m-${i}`),
+      ),
     );
     const [bulk] = calls[QueueName.Messages];
     expect(bulk.map((job) => (job.data as unknown[]).length)).toEqual([PACK_MAX_ITEMS, PACK_MAX_ITEMS, 1]);

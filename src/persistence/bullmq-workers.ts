@@ -106,5 +106,7 @@ export class BullMqWorkers implements OnApplicationBootstrap, BeforeApplicationS
 
 /** The payloads a job carries: a pack's array, or the one payload (also a pack enqueued by a version before packing). */
 function itemsOf(job: Job): unknown[] {
-  return PACKED_JOBS.has(job.name as JobName) && Array.isArray(job.data) ? (job.data as unknown[]) : [job.data];
+  return PACKED_JOBS.has(job.name as JobName) && Array.isArray(job.data)
+    ? (job.data as unknown[])
+    : [job.data];
 }
