@@ -457,9 +457,14 @@ async function fanoutStep(
   return result;
 }
 
-/** A step below the knee: p99 under the limit, nothing lost, at least 90 % of the offered rate delivered. */
+/**
+ * A step below the knee: p99 under the limit, nothing lost, at most 10 % of the sends failed.
+ * The generators always make every send of their schedule (late, if need be), so the
+ * deliveries are judged against those sends, not against the nominal rate: a slow room of
+ * 1,000 at 1.5 sends/s makes 4 sends in 3 s, not 4.6.
+ */
 function passes(r: StepResult): boolean {
-  return r.p99 < P99_LIMIT_MS && r.lost === 0 && r.deliveredPerSec >= 0.9 * r.offeredPerSec;
+  return r.p99 < P99_LIMIT_MS && r.lost === 0 && r.failedSends <= 0.1 * r.sent;
 }
 
 async function fanoutScenario(
@@ -470,6 +475,11 @@ async function fanoutScenario(
   return withServer(name, async (server, gens) => {
     gens.push(...(await connectClients(server, topo.clients, topo.perRoom, 2)).gens);
     await sleep(1000);
+    // Not counted: the first sends warm up the JIT and wait for the tail of the connections
+    // (Roomcast tells each room of every join: in one room of 1,000, half a million frames).
+    log('  warm-up step (not counted):');
+    await fanoutStep(server, gens, topo.perRoom, 0, topo.startDeliveries);
+    await sleep(500);
     const steps: StepResult[] = [];
     // Up by `factor` while steps pass; if the first fails, down by factor² until one passes;
     // then one step between the highest passing rate and the lowest failing one.
