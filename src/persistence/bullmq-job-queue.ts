@@ -52,9 +52,9 @@ interface OutgoingJob {
  * PACK_MAX_ITEMS to a job. A pack has an id of its own (for settleUncertain); its items' ids
  * are not needed to keep them once, their handlers being idempotent.
  */
-export function toBullJobs(adds: PendingAdd[]): OutgoingJob[] {
+function toBullJobs(adds: PendingAdd[]): OutgoingJob[] {
   const jobs: OutgoingJob[] = [];
-  const open = new Map<JobName, { job: OutgoingJob; items: unknown[] }>();
+  const open = new Map<JobName, { items: unknown[]; callers: PendingAdd[] }>();
   for (const add of adds) {
     if (!PACKED_JOBS.has(add.name)) {
       const opts = add.jobId === undefined ? undefined : { jobId: add.jobId };
@@ -63,14 +63,13 @@ export function toBullJobs(adds: PendingAdd[]): OutgoingJob[] {
     }
     let pack = open.get(add.name);
     if (!pack || pack.items.length >= PACK_MAX_ITEMS) {
-      const items: unknown[] = [];
-      const opts = { jobId: randomUUID(), removeOnComplete: { count: PACKS_KEPT } };
-      pack = { job: { job: { name: add.name, data: items, opts }, callers: [] }, items };
+      pack = { items: [], callers: [] };
       open.set(add.name, pack);
-      jobs.push(pack.job);
+      const opts = { jobId: randomUUID(), removeOnComplete: { count: PACKS_KEPT } };
+      jobs.push({ job: { name: add.name, data: pack.items, opts }, callers: pack.callers });
     }
     pack.items.push(add.data);
-    pack.job.callers.push(add);
+    pack.callers.push(add);
   }
   return jobs;
 }

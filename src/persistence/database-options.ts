@@ -1,6 +1,6 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { DataSourceOptions } from 'typeorm';
+import type { DataSource, DataSourceOptions } from 'typeorm';
 import { MIGRATIONS } from '../../migrations/index.js';
 import { ConnectionEntity } from '../audit/connection.entity.js';
 import { RoomQueryEntity } from '../audit/room-query.entity.js';
@@ -57,4 +57,9 @@ export function databaseOptions(databaseUrl: string, migrationsRun: boolean): Da
     dateStrings: false,
     extra: { connectionLimit: 10 },
   };
+}
+
+/** Which of the two SQL dialects databaseOptions() can give, for statements written by hand. */
+export function sqlDialect(dataSource: DataSource): 'mysql' | 'sqlite' {
+  return dataSource.options.type === 'mysql' ? 'mysql' : 'sqlite';
 }

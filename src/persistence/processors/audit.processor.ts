@@ -3,6 +3,7 @@ import { DataSource, type ObjectLiteral, type QueryDeepPartialEntity } from 'typ
 import { ConnectionEntity } from '../../audit/connection.entity.js';
 import { RoomQueryEntity } from '../../audit/room-query.entity.js';
 import { DeviceEntity } from '../../devices/device.entity.js';
+import { sqlDialect } from '../database-options.js';
 import { JobHandler } from '../job-handler.decorator.js';
 import { type ConnectionJob, type DeviceSeenJob, JobName, type RoomQueriedJob } from '../job-registry.js';
 
@@ -75,8 +76,7 @@ export class AuditProcessor {
     };
     // The builder renders the INSERT with each driver's own value conversion (dates).
     const [sql, parameters] = this.insert(DeviceEntity, row).getQueryAndParameters();
-    const dialect = this.dataSource.options.type === 'mysql' ? 'mysql' : 'sqlite';
-    await this.dataSource.query(`${sql} ${DEVICE_UPSERT[dialect]}`, parameters);
+    await this.dataSource.query(`${sql} ${DEVICE_UPSERT[sqlDialect(this.dataSource)]}`, parameters);
   }
 
   /** Not idempotent (the table has no natural key): a retry after a lost commit may log the query twice. */

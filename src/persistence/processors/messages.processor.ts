@@ -5,6 +5,7 @@ import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import { AppConfig } from '../../config/app-config.js';
 import { MessageEntity } from '../../messaging/message.entity.js';
 import { BatchWriter } from '../batch-writer.js';
+import { sqlDialect } from '../database-options.js';
 import { JobHandler } from '../job-handler.decorator.js';
 import { JobName, type MessageRecalledJob, type PersistMessageJob } from '../job-registry.js';
 
@@ -106,7 +107,7 @@ export class MessagesProcessor {
     this.columns = metadata.columns.filter((column) => !column.isGenerated);
     this.insertInto = `INSERT INTO ${escape(metadata.tableName)} (${this.columns.map((c) => escape(c.databaseName)).join(', ')}) VALUES `;
     this.rowPlaceholders = `(${this.columns.map(() => '?').join(', ')})`;
-    this.ifStored = IF_STORED[dataSource.options.type === 'mysql' ? 'mysql' : 'sqlite'];
+    this.ifStored = IF_STORED[sqlDialect(dataSource)];
     // A value, not a provider: its size and wait are this processor's own configuration.
     this.writer = new BatchWriter({
       maxSize: config.MESSAGE_BATCH_SIZE,

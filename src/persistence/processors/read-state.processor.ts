@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { ReadStateEntity } from '../../receipts/read-state.entity.js';
+import { sqlDialect } from '../database-options.js';
 import { JobHandler } from '../job-handler.decorator.js';
 import { JobName, type ReadStateJob } from '../job-registry.js';
 
@@ -54,7 +55,6 @@ export class ReadStateProcessor {
       .values(row)
       .updateEntity(false)
       .getQueryAndParameters();
-    const dialect = this.dataSource.options.type === 'mysql' ? 'mysql' : 'sqlite';
-    await this.dataSource.query(`${sql} ${READ_STATE_UPSERT[dialect]}`, parameters);
+    await this.dataSource.query(`${sql} ${READ_STATE_UPSERT[sqlDialect(this.dataSource)]}`, parameters);
   }
 }
