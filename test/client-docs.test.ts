@@ -3,9 +3,10 @@ import type { MessagePayload } from '#protocol';
 import { joinChat } from '../examples/client/node-chat.js';
 import { serve } from './support/app.js';
 import { eventually } from './support/clients.js';
+import { MODES } from './support/services.js';
 
-describe('docs/client.md: the Node example (examples/client/node-chat.ts)', () => {
-  const served = serve('embedded');
+describe.each(MODES)('docs/client.md: the Node example (examples/client/node-chat.ts) (%s)', (mode) => {
+  const served = serve(mode);
 
   it('joins a room, says hello and hears the others', async () => {
     const heardByA: MessagePayload[] = [];
