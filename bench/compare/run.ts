@@ -62,6 +62,7 @@ const { values: flags } = parseArgs({
     out: { type: 'string', default: 'bench/results' },
     docs: { type: 'string', default: 'docs/performance.md' },
     profile: { type: 'boolean', default: false },
+    'room-sizes': { type: 'string' },
     render: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -71,6 +72,7 @@ if (flags.help) {
   console.log(`usage: npm run bench -- [--quick] [--servers ws,socketio,roomcast,roomcast-embedded]
   [--scenarios idle,fanout,persist] [--mysql URL] [--redis URL] [--out bench/results] [--docs docs/performance.md]
   [--render bench/results/<date>.json] (chart, tables and docs again from a results file; runs nothing)
+  [--room-sizes 10,1000] (fan-out topologies by room size; default all)
   [--profile] (Roomcast servers write a V8 CPU profile into the log directory; see bench/compare/profile-summary.ts)`);
   process.exit(0);
 }
@@ -110,6 +112,8 @@ const settings = quick
       stepMs: 3000,
       persist: { clients: 200, window: 8, durationMs: 20_000 },
     };
+const roomSizes = flags['room-sizes']?.split(',').map(Number);
+const fanoutTopologies = settings.fanout.filter((t) => !roomSizes || roomSizes.includes(t.perRoom));
 const P99_LIMIT_MS = 50;
 /** Connections per worker process (one process may hold ~19,900 sockets). */
 const PER_WORKER = 10_000;
@@ -129,6 +133,7 @@ const ALL_SERVERS = Object.keys(SERVER_LABELS);
 const fullRun =
   !quick &&
   !flags.profile &&
+  !roomSizes &&
   ALL_SERVERS.every((s) => serverNames.includes(s as ServerName)) &&
   ['idle', 'fanout', 'persist'].every((s) => scenarios.has(s));
 
@@ -632,7 +637,7 @@ async function main(): Promise<BenchResults> {
     for (const connections of settings.idleConnections)
       for (const name of serverNames) results.idle.push(await idleScenario(name, connections));
   if (scenarios.has('fanout'))
-    for (const topo of settings.fanout)
+    for (const topo of fanoutTopologies)
       for (const name of serverNames) results.fanout.push(await fanoutScenario(name, topo));
   if (scenarios.has('persist') && serverNames.includes('roomcast'))
     results.persistence = await persistenceScenario();

@@ -3,7 +3,7 @@ import { LocalNode } from '../cluster/local-node.js';
 import type { LocalPresence } from '../presence/presence.service.js';
 import type { Member } from '../presence/presence.store.js';
 import { AppConfig } from '../config/app-config.js';
-import type { Connection, OutboundFrame } from './connection.js';
+import { type Connection, type OutboundFrame, WireFrame } from './connection.js';
 import { RoomFanout } from './room-fanout.js';
 
 /** Told when this node gets its first member of a room and loses its last. */
@@ -96,16 +96,21 @@ export class ConnectionRegistry extends LocalNode {
 
   /**
    * Sends one serialised frame to the room's sockets (those there now), except the session
-   * given. The frame is serialised by the caller once; large rooms are written in slices, in
-   * order per room (RoomFanout). Returns how many sockets it goes to.
+   * given. The frame is serialised by the caller and framed here, once for every recipient;
+   * large rooms are written in slices, in order per room (RoomFanout). Returns how many sockets it goes to.
    */
-  broadcast(roomId: string, frame: Buffer, options: OutboundFrame & { except?: string } = {}): number {
+  broadcast(
+    roomId: string,
+    frame: Buffer,
+    options: OutboundFrame & { except?: string; binary?: boolean } = {},
+  ): number {
     const members = this.byRoom.get(roomId);
     if (!members) return 0;
-    const { except, ...outbound } = options;
+    const { except, binary, ...outbound } = options;
     const delivery = { ...outbound, roomId };
     const recipients = [...members].filter((conn) => conn.sessionId !== except && conn.open);
-    this.fanout.push(roomId, recipients, (conn) => conn.deliver(frame, delivery));
+    const wire = new WireFrame(frame, binary);
+    this.fanout.push(roomId, recipients, (conn) => conn.deliver(wire, delivery));
     return recipients.length;
   }
 }

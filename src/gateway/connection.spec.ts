@@ -1,8 +1,20 @@
 import { describe, expect, it } from 'vitest';
-import type { WebSocket } from 'ws';
-import { type BackpressureAction, Connection, type OutboundBudget } from './connection.js';
+import { Receiver, type WebSocket } from 'ws';
+import { type BackpressureAction, Connection, type OutboundBudget, WireFrame } from './connection.js';
 
-/** A socket whose unread bytes the test sets; it records what was written and how it closed. */
+/** The payloads of WireFrames as a client reads them (ws's own frame parser). */
+function readFrames(bytes: Buffer): Array<{ text: string; binary: boolean }> {
+  const read: Array<{ text: string; binary: boolean }> = [];
+  const receiver = new Receiver({ isServer: false, skipUTF8Validation: false });
+  receiver.on('message', (data: Buffer, binary: boolean) => read.push({ text: data.toString(), binary }));
+  receiver.write(bytes);
+  return read;
+}
+
+/**
+ * A socket whose unread bytes the test sets; it records what was written (through ws, or as
+ * WireFrames to the transport) and how it closed.
+ */
 class FakeSocket {
   readyState = 1;
   bufferedAmount = 0;
@@ -10,6 +22,10 @@ class FakeSocket {
   closedWith?: number;
   send(frame: string | Buffer) {
     this.sent.push(frame.toString());
+  }
+  write(bytes: Buffer) {
+    this.sent.push(...readFrames(bytes).map((f) => f.text));
+    return true;
   }
   close(code: number) {
     this.closedWith = code;
@@ -23,7 +39,7 @@ class FakeSocket {
 function connection(maxBytes: number, policy: OutboundBudget['policy']) {
   const socket = new FakeSocket();
   const actions: BackpressureAction[] = [];
-  const conn = new Connection(socket as unknown as WebSocket, 's1', '127.0.0.1', 'n1', {
+  const conn = new Connection(socket as unknown as WebSocket, socket, 's1', '127.0.0.1', 'n1', {
     maxBytes,
     policy,
     onAction: (_conn, action) => actions.push(action),
@@ -31,8 +47,24 @@ function connection(maxBytes: number, policy: OutboundBudget['policy']) {
   return { conn, socket, actions };
 }
 
-const frame = (text: string) => Buffer.from(text);
+const frame = (text: string) => new WireFrame(Buffer.from(text));
 const KB = (n: number) => 'x'.repeat(n * 1024);
+
+describe('WireFrame', () => {
+  it.each([0, 5, 125, 126, 65_535, 65_536, 200_000])(
+    'is a frame a client reads back (payload of %i bytes)',
+    (size) => {
+      const text = 'é'.repeat(size >> 1) + 'x'.repeat(size & 1);
+      const wire = new WireFrame(Buffer.from(text));
+      expect(readFrames(wire.bytes)).toEqual([{ text, binary: false }]);
+    },
+  );
+
+  it('marks a binary frame as binary', () => {
+    const wire = new WireFrame(Buffer.from([0, 1, 2]), true);
+    expect(readFrames(wire.bytes)).toEqual([{ text: '\u0000\u0001\u0002', binary: true }]);
+  });
+});
 
 describe('Connection outbound budget', () => {
   it('writes while the client keeps up, and a frame larger than the budget when nothing is pending', () => {

@@ -1,12 +1,32 @@
 import { CloseCode, type ServerEventMap } from '#protocol';
-import { WebSocket } from 'ws';
+import type { Duplex } from 'node:stream';
+import { Sender, WebSocket } from 'ws';
 import type { Principal } from '../auth/auth.service.js';
 import type { BackpressurePolicy } from '../config/app-config.js';
 import type { Member, Session } from '../presence/presence.store.js';
 
+/**
+ * A frame framed once: the WebSocket header and the payload in one buffer. Server frames are
+ * unmasked and per-message deflate is off (ws-adapter), so these are the bytes every socket
+ * gets: a broadcast writes them to each TCP socket as they are, one write per recipient, with
+ * no per-recipient framing, copy or allocation.
+ */
+export class WireFrame {
+  readonly bytes: Buffer;
+
+  constructor(
+    readonly payload: Buffer,
+    binary = false,
+  ) {
+    const opcode = binary ? 2 : 1;
+    this.bytes = Buffer.concat(
+      Sender.frame(payload, { fin: true, opcode, mask: false, readOnly: false, rsv1: false }),
+    );
+  }
+}
+
 /** How a frame from outside the connection's request/answer flow is sent. */
 export interface OutboundFrame {
-  binary?: boolean;
   /** With `seq`: a room message, skipped if the handshake already replayed it. */
   roomId?: string;
   seq?: number;
@@ -15,7 +35,7 @@ export interface OutboundFrame {
 }
 
 interface HeldFrame extends OutboundFrame {
-  frame: Buffer;
+  frame: WireFrame;
 }
 
 export type BackpressureAction = 'disconnected' | 'dropped' | 'dropped_volatile';
@@ -70,8 +90,14 @@ export class Connection {
   /** Set while the client's receipt of its offline items is being confirmed by a ping. */
   offlineAck?: { token: string; upToId: number };
 
+  /**
+   * `transport`: the TCP (or TLS) socket under `socket`, which WireFrames are written to. ws
+   * writes to it synchronously too (nothing is queued in ws without compression), so frames
+   * written either way reach the client in the order they were sent.
+   */
   constructor(
     readonly socket: WebSocket,
+    private readonly transport: Pick<Duplex, 'write'>,
     readonly sessionId: string,
     readonly clientIp: string,
     readonly nodeId: string,
@@ -104,11 +130,11 @@ export class Connection {
    * Sends a frame from outside the connection's own request/answer flow: held during the
    * handshake.
    */
-  deliver(frame: Buffer, options: OutboundFrame = {}): void {
-    if (!this.held) return this.write(frame, options.binary ?? false, options.volatile);
-    if (this.fits(this.heldBytes, frame.length, options.volatile)) {
+  deliver(frame: WireFrame, options: OutboundFrame = {}): void {
+    if (!this.held) return this.writeWire(frame, options.volatile);
+    if (this.fits(this.heldBytes, frame.bytes.length, options.volatile)) {
       this.held.push({ frame, ...options });
-      this.heldBytes += frame.length;
+      this.heldBytes += frame.bytes.length;
     }
   }
 
@@ -120,13 +146,15 @@ export class Connection {
     for (const h of held) {
       if (h.roomId !== undefined && h.seq !== undefined && h.seq <= (this.replayed.get(h.roomId) ?? 0))
         continue;
-      this.write(h.frame, h.binary ?? false, h.volatile);
+      this.writeWire(h.frame, h.volatile);
     }
   }
 
   /** Sends a frame already serialised (text). Silently drops it on a closing socket. */
   sendRaw(frame: string | Buffer): void {
-    this.write(frame, false);
+    if (!this.open || this.tooSlow) return;
+    const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
+    if (this.fits(this.pending, size)) this.socket.send(frame, { binary: false });
   }
 
   send(frame: object): void {
@@ -137,11 +165,14 @@ export class Connection {
     this.send(id === undefined ? { type, data } : { type, id, data });
   }
 
-  private write(frame: string | Buffer, binary: boolean, volatile = false): void {
+  private writeWire(frame: WireFrame, volatile = false): void {
     if (!this.open || this.tooSlow) return;
-    const size = typeof frame === 'string' ? Buffer.byteLength(frame) : frame.length;
-    if (this.fits(this.socket.bufferedAmount + this.heldBytes, size, volatile))
-      this.socket.send(frame, { binary });
+    if (this.fits(this.pending, frame.bytes.length, volatile)) this.transport.write(frame.bytes);
+  }
+
+  /** Bytes written and not yet taken by the client (ws counts the transport's buffer), plus held frames. */
+  private get pending(): number {
+    return this.socket.bufferedAmount + this.heldBytes;
   }
 
   /**

@@ -11,6 +11,7 @@ import type { OfflineKind } from '../offline/offline.service.js';
 import { OfflineService } from '../offline/offline.service.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { ConnectionRegistry, type RoomListener } from './connection-registry.js';
+import { WireFrame } from './connection.js';
 import { GatewayMetrics } from './gateway.metrics.js';
 import { RoomSequencer } from './room-sequencer.js';
 
@@ -199,7 +200,7 @@ export class DeliveryService extends LiveDelivery implements RoomListener {
   private deliverLocal(deviceId: string, frame: Buffer, type: string, volatile: boolean): boolean {
     const conn = this.registry.device(deviceId);
     if (!conn?.open) return false;
-    conn.deliver(frame, { volatile });
+    conn.deliver(new WireFrame(frame), { volatile });
     this.metrics.framesOut.inc({ type });
     return true;
   }
@@ -222,9 +223,10 @@ export class DeliveryService extends LiveDelivery implements RoomListener {
   }
 
   private everyone(frame: Buffer): void {
+    const wire = new WireFrame(frame);
     let sent = 0;
     for (const conn of this.registry.devices()) {
-      conn.deliver(frame);
+      conn.deliver(wire);
       sent++;
     }
     this.metrics.framesOut.inc({ type: 'system' }, sent);

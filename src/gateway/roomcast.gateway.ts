@@ -91,6 +91,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
   handleConnection(socket: WebSocket, request: IncomingMessage): void {
     const conn = new Connection(
       socket,
+      request.socket,
       randomUUID(),
       this.caps.clientIp(request),
       this.config.NODE_ID,
