@@ -423,6 +423,52 @@ describe.each(MODES)('messaging (%s)', (mode) => {
     expect(answer.members).toHaveLength(2);
     expect(answer.members.every((m) => m.online)).toBe(true);
   });
+
+  // Last: it restarts the server with a short IDEMPOTENCY_TTL_MS, and at the end as it was.
+  it('answers a repeated client id with the first ack across a restart, until IDEMPOTENCY_TTL_MS', async () => {
+    const aId = device('again');
+    const roomId = room();
+    const send = (client: RoomcastClient, id: string) =>
+      client.request('message.send', { room_id: roomId, kind: 'text', content: id }, { id });
+    const storedAs = async (id: string) =>
+      Number(
+        (
+          await rows('SELECT COUNT(*) AS n FROM messages WHERE from_device_id = ? AND client_msg_id = ?', [
+            aId,
+            id,
+          ])
+        )[0].n,
+      );
+    const restart = async (settings: Record<string, string>) => {
+      await pool.closeAll();
+      await server.stop();
+      server = await startTestServer(env, { RECALL_WINDOW_MS: '1500', ...settings });
+      pool = new ClientPool(server.wsUrl);
+      return (await pool.connect({ device_id: aId, identity: 'alice', room_id: roomId })).client;
+    };
+    const ttl = { IDEMPOTENCY_TTL_MS: '3000' };
+    const first = await send(await restart(ttl), 'r-1');
+    await eventually(
+      () => storedAs('r-1'),
+      (n) => n === 1,
+    );
+
+    const client = await restart(ttl);
+    expect(await send(client, 'r-1')).toEqual(first);
+    // A later send is stored after anything the repeat could have queued: r-1 is still one row.
+    const later = await send(client, 'r-2');
+    await eventually(
+      () => storedAs('r-2'),
+      (n) => n === 1,
+    );
+    expect(await storedAs('r-1')).toBe(1);
+
+    await new Promise((resolve) => setTimeout(resolve, first.ts + 3000 + 100 - Date.now()));
+    const anew = await send(client, 'r-1');
+    expect(anew.message_id).not.toBe(first.message_id);
+    expect(anew.seq).toBe(later.seq! + 1);
+    await restart({});
+  });
 });
 
 describe.runIf(MODES.includes('mysql+redis'))('resume of messages not yet in MySQL (mysql+redis)', () => {

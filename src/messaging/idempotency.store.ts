@@ -1,18 +1,22 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
+import type { MessageSendAck } from '#protocol';
 import { Redis } from 'ioredis';
-import { LessThan, Repository } from 'typeorm';
+import { type Driver, Repository } from 'typeorm';
+import type { ColumnMetadata } from 'typeorm/metadata/ColumnMetadata.js';
 import { AppConfig } from '../config/app-config.js';
 import { RedisKeys } from '../redis/redis.module.js';
-import { IdempotencyKeyEntity } from './idempotency-key.entity.js';
+import { MessageEntity } from './message.entity.js';
 
 /**
  * `pending`: another attempt holds the claim. `holder` is the node it runs on (where claims
  * are shared between nodes); `prepared` the result it announced before making the request
  * durable, for a repeat to adopt should the holder die before `complete`.
  */
-export type Claim<T> =
-  { state: 'claimed' } | { state: 'done'; result: T } | { state: 'pending'; holder?: string; prepared?: T };
+export type Claim =
+  | { state: 'claimed' }
+  | { state: 'done'; result: MessageSendAck }
+  | { state: 'pending'; holder?: string; prepared?: MessageSendAck };
 
 /** A claim not completed within this time (its holder died) may be taken again. */
 const CLAIM_TTL_MS = 30_000;
@@ -29,7 +33,7 @@ const SEP = '\n';
  */
 export abstract class IdempotencyStore {
   /** `holder`: this node, recorded in the claim. */
-  abstract claim<T>(deviceId: string, requestId: string, holder: string): Promise<Claim<T>>;
+  abstract claim(deviceId: string, requestId: string, holder: string): Promise<Claim>;
   /**
    * Takes over a pending, unprepared claim of `from` (a node found dead) for `holder`;
    * false when the claim changed meanwhile (completed, prepared or taken by another).
@@ -40,8 +44,13 @@ export abstract class IdempotencyStore {
    * if this process dies between that step and `complete`, another one can finish the claim
    * (see Claim). A no-op where claims do not outlive the process.
    */
-  abstract prepare<T>(deviceId: string, requestId: string, holder: string, result: T): Promise<void>;
-  abstract complete<T>(deviceId: string, requestId: string, result: T): Promise<void>;
+  abstract prepare(
+    deviceId: string,
+    requestId: string,
+    holder: string,
+    result: MessageSendAck,
+  ): Promise<void>;
+  abstract complete(deviceId: string, requestId: string, result: MessageSendAck): Promise<void>;
   /** Forgets a claim whose request failed, so the client can retry it. */
   abstract release(deviceId: string, requestId: string): Promise<void>;
 }
@@ -56,7 +65,7 @@ export class RedisIdempotencyStore extends IdempotencyStore {
     super();
   }
 
-  async claim<T>(deviceId: string, requestId: string, holder: string): Promise<Claim<T>> {
+  async claim(deviceId: string, requestId: string, holder: string): Promise<Claim> {
     const key = this.key(deviceId, requestId);
     if (await this.redis.set(key, HELD + holder, 'PX', CLAIM_TTL_MS, 'NX')) return { state: 'claimed' };
     const value = await this.redis.get(key);
@@ -67,10 +76,10 @@ export class RedisIdempotencyStore extends IdempotencyStore {
       return {
         state: 'pending',
         holder: value.slice(PREPARED.length, sep),
-        prepared: JSON.parse(value.slice(sep + 1)) as T,
+        prepared: JSON.parse(value.slice(sep + 1)) as MessageSendAck,
       };
     }
-    return { state: 'done', result: JSON.parse(value) as T };
+    return { state: 'done', result: JSON.parse(value) as MessageSendAck };
   }
 
   async takeOver(deviceId: string, requestId: string, from: string, holder: string): Promise<boolean> {
@@ -87,7 +96,7 @@ export class RedisIdempotencyStore extends IdempotencyStore {
     return taken === 1;
   }
 
-  async prepare<T>(deviceId: string, requestId: string, holder: string, result: T): Promise<void> {
+  async prepare(deviceId: string, requestId: string, holder: string, result: MessageSendAck): Promise<void> {
     // KEEPTTL: a claim whose holder dies still expires CLAIM_TTL_MS after it was taken.
     await this.redis.set(
       this.key(deviceId, requestId),
@@ -97,7 +106,7 @@ export class RedisIdempotencyStore extends IdempotencyStore {
     );
   }
 
-  async complete<T>(deviceId: string, requestId: string, result: T): Promise<void> {
+  async complete(deviceId: string, requestId: string, result: MessageSendAck): Promise<void> {
     await this.redis.set(
       this.key(deviceId, requestId),
       JSON.stringify(result),
@@ -116,31 +125,57 @@ export class RedisIdempotencyStore extends IdempotencyStore {
 }
 
 /**
- * Embedded mode: results in the database (they outlive a restart, as the messages do);
- * claims in memory, which is enough with a single process.
+ * Without Redis (embedded mode): a send's message row is its record. The row carries the
+ * client id and is written before the ack, so a repeat after the ack finds it, whatever
+ * happened in between (a crash, a restart), and a send costs no write of its own here. The
+ * claims of sends in progress live in memory, which is enough with a single process.
  */
 @Injectable()
-export class SqlIdempotencyStore extends IdempotencyStore {
+export class MessageRowIdempotencyStore extends IdempotencyStore {
   private readonly pending = new Set<string>();
-  private lastPurge = 0;
+  private readonly lookup: string;
+  private readonly sentAt: ColumnMetadata;
+  private readonly driver: Driver;
 
   constructor(
-    @InjectRepository(IdempotencyKeyEntity) private readonly keys: Repository<IdempotencyKeyEntity>,
+    @InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>,
     private readonly config: AppConfig,
   ) {
     super();
+    const { metadata } = messages;
+    this.driver = messages.manager.dataSource.driver;
+    const column = (property: keyof MessageEntity) => metadata.findColumnWithPropertyName(property)!;
+    const name = (property: keyof MessageEntity) => this.driver.escape(column(property).databaseName);
+    this.sentAt = column('sentAt');
+    // Raw SQL, built once: it runs for every send, and the query builder costs more than the query.
+    this.lookup =
+      `SELECT ${name('messageId')} AS id, ${name('seq')} AS seq, ${name('sentAt')} AS sent_at ` +
+      `FROM ${this.driver.escape(metadata.tableName)} WHERE ${name('fromDeviceId')} = ? AND ${name('clientMsgId')} = ? ` +
+      `ORDER BY ${name('id')} DESC LIMIT 1`;
   }
 
-  async claim<T>(deviceId: string, requestId: string): Promise<Claim<T>> {
+  async claim(deviceId: string, requestId: string): Promise<Claim> {
     const id = `${deviceId}\u0000${requestId}`;
     if (this.pending.has(id)) return { state: 'pending' };
     this.pending.add(id);
-    const row = await this.keys.findOneBy({ deviceId, requestId });
-    if (row && row.expiresAt.getTime() > Date.now()) {
+    try {
+      const [row] = (await this.messages.query(this.lookup, [deviceId, requestId])) as StoredSend[];
+      const sentAt = row && (this.driver.prepareHydratedValue(row.sent_at, this.sentAt) as Date);
+      if (!row || sentAt.getTime() + this.config.IDEMPOTENCY_TTL_MS <= Date.now())
+        return { state: 'claimed' };
       this.pending.delete(id);
-      return { state: 'done', result: JSON.parse(row.result) as T };
+      return {
+        state: 'done',
+        result: {
+          message_id: row.id,
+          ...(row.seq !== null ? { seq: Number(row.seq) } : {}),
+          ts: sentAt.getTime(),
+        },
+      };
+    } catch (err) {
+      this.pending.delete(id);
+      throw err;
     }
-    return { state: 'claimed' };
   }
 
   async prepare(): Promise<void> {
@@ -151,27 +186,18 @@ export class SqlIdempotencyStore extends IdempotencyStore {
     return false; // every claim is this process's own
   }
 
-  async complete<T>(deviceId: string, requestId: string, result: T): Promise<void> {
-    const expiresAt = new Date(Date.now() + this.config.IDEMPOTENCY_TTL_MS);
-    try {
-      await this.keys.upsert({ deviceId, requestId, result: JSON.stringify(result), expiresAt }, [
-        'deviceId',
-        'requestId',
-      ]);
-    } finally {
-      this.pending.delete(`${deviceId}\u0000${requestId}`);
-    }
-    await this.purgeExpired();
+  async complete(deviceId: string, requestId: string): Promise<void> {
+    // The message row, written before the ack, is the record.
+    this.pending.delete(`${deviceId}\u0000${requestId}`);
   }
 
   async release(deviceId: string, requestId: string): Promise<void> {
     this.pending.delete(`${deviceId}\u0000${requestId}`);
   }
+}
 
-  private async purgeExpired(): Promise<void> {
-    const now = Date.now();
-    if (now - this.lastPurge < 60_000) return;
-    this.lastPurge = now;
-    await this.keys.delete({ expiresAt: LessThan(new Date(now)) });
-  }
+interface StoredSend {
+  id: string;
+  seq: number | string | null;
+  sent_at: unknown;
 }

@@ -5,6 +5,7 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 @Index('idx_messages_from', ['fromDeviceId', 'sentAt'])
 @Index('idx_messages_conversation', ['conversation', 'sentAt'])
 @Index('idx_messages_to', ['toDeviceId', 'fromDeviceId'])
+@Index('idx_messages_sent_as', ['fromDeviceId', 'clientMsgId'])
 export class MessageEntity {
   @PrimaryGeneratedColumn({ type: 'bigint' })
   id: string;

@@ -7,8 +7,7 @@ import { OfflineModule } from '../offline/offline.module.js';
 import { PresenceModule } from '../presence/presence.module.js';
 import { RateLimitModule } from '../rate-limit/rate-limit.module.js';
 import { RedisKeys } from '../redis/redis.module.js';
-import { IdempotencyKeyEntity } from './idempotency-key.entity.js';
-import { IdempotencyStore, RedisIdempotencyStore, SqlIdempotencyStore } from './idempotency.store.js';
+import { IdempotencyStore, MessageRowIdempotencyStore, RedisIdempotencyStore } from './idempotency.store.js';
 import { MessageEntity } from './message.entity.js';
 import { MessagingService } from './messaging.service.js';
 import { LocalRoomLog, RedisRoomLog, RoomLog, StoredSeqReader } from './room-log.js';
@@ -23,31 +22,21 @@ const ports: Provider[] = [
   },
   {
     provide: IdempotencyStore,
-    inject: [
-      AppConfig,
-      { token: Redis, optional: true },
-      RedisKeys,
-      getRepositoryToken(IdempotencyKeyEntity),
-    ],
+    inject: [AppConfig, { token: Redis, optional: true }, RedisKeys, getRepositoryToken(MessageEntity)],
     useFactory: (
       config: AppConfig,
       redis: Redis | undefined,
       keys: RedisKeys,
-      repo: Repository<IdempotencyKeyEntity>,
+      messages: Repository<MessageEntity>,
     ) =>
       config.embedded || !redis
-        ? new SqlIdempotencyStore(repo, config)
+        ? new MessageRowIdempotencyStore(messages, config)
         : new RedisIdempotencyStore(redis, keys, config),
   },
 ];
 
 @Module({
-  imports: [
-    TypeOrmModule.forFeature([MessageEntity, IdempotencyKeyEntity]),
-    PresenceModule,
-    OfflineModule,
-    RateLimitModule,
-  ],
+  imports: [TypeOrmModule.forFeature([MessageEntity]), PresenceModule, OfflineModule, RateLimitModule],
   providers: [MessagingService, StoredSeqReader, ...ports],
   exports: [MessagingService, RoomLog],
 })

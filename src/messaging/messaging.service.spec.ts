@@ -1,6 +1,7 @@
 import { EventEmitter2 } from '@nestjs/event-emitter';
 import { Registry } from 'prom-client';
 import type { Repository } from 'typeorm';
+import type { MessageSendAck } from '#protocol';
 import { describe, expect, it } from 'vitest';
 import { Lifecycle, type MessageCreatedEvent } from '../common/lifecycle-events.js';
 import type { LiveDelivery } from '../common/live-delivery.js';
@@ -30,7 +31,7 @@ class Prepared {
 /** In-memory stand-ins for the ports; the real implementations are tested against real servers. */
 class MemoryIdempotency extends IdempotencyStore {
   readonly entries = new Map<string, unknown>();
-  async claim<T>(device: string, id: string, holder: string): Promise<Claim<T>> {
+  async claim(device: string, id: string, holder: string): Promise<Claim> {
     const key = `${device}/${id}`;
     if (!this.entries.has(key)) {
       this.entries.set(key, new Held(holder));
@@ -39,8 +40,8 @@ class MemoryIdempotency extends IdempotencyStore {
     const value = this.entries.get(key);
     if (value instanceof Held) return { state: 'pending', holder: value.holder };
     if (value instanceof Prepared)
-      return { state: 'pending', holder: value.holder, prepared: value.result as T };
-    return { state: 'done', result: value as T };
+      return { state: 'pending', holder: value.holder, prepared: value.result as MessageSendAck };
+    return { state: 'done', result: value as MessageSendAck };
   }
   async takeOver(device: string, id: string, from: string, holder: string) {
     const value = this.entries.get(`${device}/${id}`);

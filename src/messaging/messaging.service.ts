@@ -352,7 +352,7 @@ export class MessagingService {
   ): Promise<SendResult> {
     if (!requestId) return { ack: await steps.send(), duplicate: false };
     const node = this.config.NODE_ID;
-    const claim = await this.idempotency.claim<MessageSendAck>(author.deviceId, requestId, node);
+    const claim = await this.idempotency.claim(author.deviceId, requestId, node);
     if (claim.state === 'done') return { ack: claim.result, duplicate: true };
     if (claim.state === 'pending') {
       const holder = claim.holder;

@@ -5,7 +5,6 @@ import { MIGRATIONS } from '../../migrations/index.js';
 import { ConnectionEntity } from '../audit/connection.entity.js';
 import { RoomQueryEntity } from '../audit/room-query.entity.js';
 import { DeviceEntity } from '../devices/device.entity.js';
-import { IdempotencyKeyEntity } from '../messaging/idempotency-key.entity.js';
 import { MessageEntity } from '../messaging/message.entity.js';
 import { OfflineItemEntity } from '../offline/offline-item.entity.js';
 import { ReadStateEntity } from '../receipts/read-state.entity.js';
@@ -19,7 +18,6 @@ export const ENTITIES = [
   ConnectionEntity,
   MessageEntity,
   RoomQueryEntity,
-  IdempotencyKeyEntity,
   ReadStateEntity,
   OfflineItemEntity,
 ];
