@@ -1,6 +1,6 @@
 /**
  * Where a V8 CPU profile (`npm run bench -- --profile`) spent its time: self time per function
- * per package / source folder, and per innermost project function on the stack (which of our
+ * per package / source folder, native time by the package that called it, and per innermost project function on the stack (which of our
  * functions caused the library and native time); the top entries of each.
  *
  *   node --import @swc-node/register/esm-register bench/compare/profile-summary.ts <file.cpuprofile> [top]
@@ -56,7 +56,17 @@ function projectCaller(id: number): string | undefined {
   return undefined;
 }
 
+/** Native time (syscalls, C++ builtins) by the innermost package or project folder that called it. */
+function nativeCaller(id: number): string {
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const { url } = byId.get(at)!.callFrame;
+    if (url && !url.startsWith('node:')) return area(url);
+  }
+  return '(Node.js itself)';
+}
+
 const callers = new Map<string, number>();
+const nativeBy = new Map<string, number>();
 const functions = new Map<string, number>();
 const areas = new Map<string, number>();
 for (const [id, us] of selfUs) {
@@ -64,6 +74,7 @@ for (const [id, us] of selfUs) {
   const fn = label(id);
   functions.set(fn, (functions.get(fn) ?? 0) + us);
   areas.set(area(url), (areas.get(area(url)) ?? 0) + us);
+  if (!url && !fn.startsWith('(')) nativeBy.set(nativeCaller(id), (nativeBy.get(nativeCaller(id)) ?? 0) + us);
   const caller = projectCaller(id) ?? (fn === '(idle)' ? '(idle)' : '(no project function on the stack)');
   callers.set(caller, (callers.get(caller) ?? 0) + us);
 }
@@ -75,4 +86,5 @@ const show = (title: string, map: Map<string, number>) => {
 console.log(`${file}: ${(total / 1e6).toFixed(1)} s sampled`);
 show('Self time by package / folder', areas);
 show('Self time by function', functions);
+show('Native functions (syscalls, C++ builtins) by the package or folder that called them', nativeBy);
 show('Time by innermost project function on the stack (its own time plus the libraries it called)', callers);
