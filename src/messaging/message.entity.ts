@@ -2,7 +2,6 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 @Entity('messages')
 @Index('idx_messages_room_seq', ['roomId', 'seq'])
-@Index('idx_messages_from', ['fromDeviceId', 'sentAt'])
 @Index('idx_messages_conversation', ['conversation', 'sentAt'])
 @Index('idx_messages_to', ['toDeviceId', 'fromDeviceId'])
 @Index('idx_messages_sent_as', ['fromDeviceId', 'clientMsgId'])
