@@ -63,6 +63,8 @@ const { values: flags } = parseArgs({
     docs: { type: 'string', default: 'docs/performance.md' },
     profile: { type: 'boolean', default: false },
     'room-sizes': { type: 'string' },
+    rate: { type: 'string' },
+    'step-seconds': { type: 'string' },
     render: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
@@ -73,6 +75,7 @@ if (flags.help) {
   [--scenarios idle,fanout,persist] [--mysql URL] [--redis URL] [--out bench/results] [--docs docs/performance.md]
   [--render bench/results/<date>.json] (chart, tables and docs again from a results file; runs nothing)
   [--room-sizes 10,1000] (fan-out topologies by room size; default all)
+  [--rate N] [--step-seconds S] (fan-out: one step at N deliveries/s instead of the ramp: an A/B of CPU per delivery)
   [--profile] (Roomcast servers write a V8 CPU profile into the log directory; see bench/compare/profile-summary.ts)`);
   process.exit(0);
 }
@@ -113,6 +116,8 @@ const settings = quick
       persist: { clients: 200, window: 8, durationMs: 20_000 },
     };
 const roomSizes = flags['room-sizes']?.split(',').map(Number);
+const fixedRate = flags.rate === undefined ? undefined : Number(flags.rate);
+if (flags['step-seconds'] !== undefined) settings.stepMs = Number(flags['step-seconds']) * 1000;
 const fanoutTopologies = settings.fanout.filter((t) => !roomSizes || roomSizes.includes(t.perRoom));
 const P99_LIMIT_MS = 50;
 /** Connections per worker process (one process may hold ~19,900 sockets). */
@@ -134,6 +139,8 @@ const fullRun =
   !quick &&
   !flags.profile &&
   !roomSizes &&
+  fixedRate === undefined &&
+  flags['step-seconds'] === undefined &&
   ALL_SERVERS.every((s) => serverNames.includes(s as ServerName)) &&
   ['idle', 'fanout', 'persist'].every((s) => scenarios.has(s));
 
@@ -483,16 +490,17 @@ async function fanoutScenario(
     // Not counted: the first sends warm up the JIT and wait for the tail of the connections
     // (Roomcast tells each room of every join: in one room of 1,000, half a million frames).
     log('  warm-up step (not counted):');
-    await fanoutStep(server, gens, topo.perRoom, 0, topo.startDeliveries);
+    await fanoutStep(server, gens, topo.perRoom, 0, fixedRate ?? topo.startDeliveries);
     await sleep(500);
     const steps: StepResult[] = [];
+    if (fixedRate !== undefined) steps.push(await fanoutStep(server, gens, topo.perRoom, 1, fixedRate));
     // Up by `factor` while steps pass; if the first fails, down by factor² until one passes;
     // then one step between the highest passing rate and the lowest failing one.
     let good: number | undefined;
     let bad: number | undefined;
     let deliveries = topo.startDeliveries;
     const minDeliveries = (topo.perRoom - 1) * 0.5;
-    while (steps.length < topo.maxSteps) {
+    while (fixedRate === undefined && steps.length < topo.maxSteps) {
       const r = await fanoutStep(server, gens, topo.perRoom, steps.length + 1, deliveries);
       steps.push(r);
       if (passes(r)) good = deliveries;
