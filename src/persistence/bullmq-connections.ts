@@ -7,16 +7,12 @@ const retryStrategy = (times: number) => Math.min(times * 200, 2000);
 /**
  * Producers (the Queue objects behind JobQueue.enqueue): no offline queue and one retry per
  * command, so an add fails at once while Redis is unreachable and the caller answers
- * UNAVAILABLE, as BullMQ's "failing fast when Redis is down" guide recommends. An add that
- * was on its way when the connection dropped is not sent again on reconnect: its caller has
- * been answered UNAVAILABLE by then, and a replayed add would store a message it was told
- * was refused (and that it may send again).
+ * UNAVAILABLE, as BullMQ's "failing fast when Redis is down" guide recommends.
  */
 export function producerConnection(config: AppConfig): ConnectionOptions {
   return {
     url: config.REDIS_URL,
     enableOfflineQueue: false,
-    autoResendUnfulfilledCommands: false,
     maxRetriesPerRequest: 1,
     connectionName: `roomcast:${config.NODE_ID}:producer`,
     retryStrategy,

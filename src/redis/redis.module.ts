@@ -48,9 +48,6 @@ export class RedisModule {
         const logger = new Logger('Redis');
         const client = new Redis(url, {
           enableOfflineQueue: false,
-          // A command cut off by a disconnect fails; replayed after the reconnect it would act
-          // for a request already answered (a room-log append for a send refused meanwhile).
-          autoResendUnfulfilledCommands: false,
           maxRetriesPerRequest: 1,
           enableAutoPipelining: true,
           connectionName: `roomcast:${config.NODE_ID}`,
