@@ -94,33 +94,6 @@ describe('BullMqJobQueue', () => {
     ]);
   });
 
-  it('holds the adds made while a queue is sending, and sends them together when it is done', async () => {
-    const answers: Array<() => void> = [];
-    const { jobs, calls } = fakeQueues(
-      (added) => new Promise((resolve) => answers.push(() => resolve(added))),
-    );
-    const settled: string[] = [];
-    const send = (id: string) =>
-      jobs.enqueue(JobName.PersistMessage, message(id), id).then(() => void settled.push(id));
-    const first = send('m-1');
-    await new Promise((resolve) => setImmediate(resolve));
-    const held = [send('m-2'), send('m-3')];
-    await new Promise((resolve) => setImmediate(resolve));
-    // The audit queue is not held by the messages queue.
-    const audit = jobs.enqueue(JobName.DeviceSeen, seen('d1'));
-    await new Promise((resolve) => setImmediate(resolve));
-    expect(calls[QueueName.Messages]).toHaveLength(1);
-    expect(calls[QueueName.Audit]).toHaveLength(1);
-    answers.shift()!();
-    await first;
-    expect(settled).toEqual(['m-1']);
-    await vi.waitFor(() => expect(calls[QueueName.Messages]).toHaveLength(2));
-    expect(calls[QueueName.Messages][1].map((job) => job.data)).toEqual([[message('m-2'), message('m-3')]]);
-    answers.splice(0).forEach((answer) => answer());
-    await Promise.all([...held, audit]);
-    expect(settled).toEqual(['m-1', 'm-2', 'm-3']);
-  });
-
   it('packs at most PACK_MAX_ITEMS payloads to a job, each pack with an id of its own', async () => {
     const { jobs, calls } = fakeQueues(async (added) => added);
     const count = PACK_MAX_ITEMS * 2 + 1;

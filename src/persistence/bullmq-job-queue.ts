@@ -48,7 +48,7 @@ interface OutgoingJob {
 }
 
 /**
- * The adds of one bulk as BullMQ jobs: a job each, except PACKED_JOBS, which go up to
+ * The adds of one tick as BullMQ jobs: a job each, except PACKED_JOBS, which go up to
  * PACK_MAX_ITEMS to a job. A pack has an id of its own (for settleUncertain); its items' ids
  * are not needed to keep them once, their handlers being idempotent.
  */
@@ -78,20 +78,15 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 
 /**
  * The Redis driver of JobQueue. `enqueue` resolves once Redis has stored the job (durable:
- * any worker of the cluster will run it). Adds are group-committed per queue: an idle queue
- * sends the adds of the current turn of the event loop at once; while its addBulk is under
- * way, new adds wait and all go in the next one. The busier the node, the larger the bulk
- * and its packs (PACKED_JOBS share jobs), so BullMQ's per-job work is paid per pack, not per
- * message, exactly when it matters; each caller still settles on its own. A caller waits for
- * at most one addBulk before its own (each bounded by ENQUEUE_TIMEOUT_MS and VERIFY_TIMEOUT_MS).
+ * any worker of the cluster will run it). Calls made in the same turn of the event loop
+ * are sent together with one addBulk per queue, PACKED_JOBS packed into shared jobs; each
+ * caller still settles on its own.
  */
 @Injectable()
 export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdown {
   private readonly logger = new Logger('JobQueue');
   private pending = new Map<QueueName, PendingAdd[]>();
   private flushScheduled = false;
-  /** Queues with an addBulk under way. */
-  private readonly sending = new Set<QueueName>();
   /** Schedules waiting to be registered again (Redis refused), by job name. */
   private readonly scheduleRetries = new Map<JobName, NodeJS.Timeout>();
   private closed = false;
@@ -119,7 +114,7 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
       const adds = this.pending.get(queue) ?? [];
       adds.push({ name, data, jobId, resolve, reject });
       this.pending.set(queue, adds);
-      if (!this.flushScheduled && !this.sending.has(queue)) {
+      if (!this.flushScheduled) {
         this.flushScheduled = true;
         setImmediate(() => this.flush());
       }
@@ -267,24 +262,11 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
 
   private flush(): void {
     this.flushScheduled = false;
-    for (const name of [...this.pending.keys()]) if (!this.sending.has(name)) void this.sendPending(name);
-  }
-
-  /** Sends what waits for the queue, then, if more arrived meanwhile, that too. */
-  private async sendPending(name: QueueName): Promise<void> {
-    const adds = this.pending.get(name);
-    if (!adds) return;
-    this.pending.delete(name);
-    this.sending.add(name);
-    try {
+    const pending = this.pending;
+    this.pending = new Map();
+    for (const [name, adds] of pending) {
       const jobs = toBullJobs(adds);
-      const bulks: Array<Promise<void>> = [];
-      for (let i = 0; i < jobs.length; i += MAX_BULK)
-        bulks.push(this.send(name, jobs.slice(i, i + MAX_BULK)));
-      await Promise.all(bulks);
-    } finally {
-      this.sending.delete(name);
-      void this.sendPending(name);
+      for (let i = 0; i < jobs.length; i += MAX_BULK) void this.send(name, jobs.slice(i, i + MAX_BULK));
     }
   }
 
