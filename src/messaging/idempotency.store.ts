@@ -155,7 +155,7 @@ export class MessageRowIdempotencyStore extends IdempotencyStore {
   }
 
   async claim(deviceId: string, requestId: string): Promise<Claim> {
-    const id = `${deviceId}\u0000${requestId}`;
+    const id = claimId(deviceId, requestId);
     if (this.pending.has(id)) return { state: 'pending' };
     this.pending.add(id);
     try {
@@ -186,15 +186,17 @@ export class MessageRowIdempotencyStore extends IdempotencyStore {
     return false; // every claim is this process's own
   }
 
-  async complete(deviceId: string, requestId: string): Promise<void> {
-    // The message row, written before the ack, is the record.
-    this.pending.delete(`${deviceId}\u0000${requestId}`);
+  complete(deviceId: string, requestId: string): Promise<void> {
+    // The message row, written before the ack, is the record: only the claim is left to forget.
+    return this.release(deviceId, requestId);
   }
 
   async release(deviceId: string, requestId: string): Promise<void> {
-    this.pending.delete(`${deviceId}\u0000${requestId}`);
+    this.pending.delete(claimId(deviceId, requestId));
   }
 }
+
+const claimId = (deviceId: string, requestId: string) => `${deviceId}\u0000${requestId}`;
 
 interface StoredSend {
   id: string;
