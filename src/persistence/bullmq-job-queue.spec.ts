@@ -7,7 +7,9 @@ import {
   PACK_MAX_ITEMS,
   RECORD_RETRY,
   SCHEDULE_RETRY_MS,
+  VERIFY_RETRY_MS,
 } from './bullmq-job-queue.js';
+import { EnqueueUncertain } from './job-queue.js';
 import {
   type DeviceSeenJob,
   JobName,
@@ -28,6 +30,7 @@ type Upsert = (
 
 function fakeQueues(
   addBulk: AddBulk,
+  /** Whether Redis holds the job; throws while Redis is away. */
   stored: (id: string) => boolean = () => false,
   upsertJobScheduler: Upsert = async () => ({}),
 ) {
@@ -216,6 +219,58 @@ describe('BullMqJobQueue', () => {
       jobs.enqueue(JobName.PersistMessage, message('m-2'), 'm-2'),
     ]);
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+  });
+
+  it('rejects a bulk ioredis never sent as plainly unavailable, without looking its jobs up', async () => {
+    const lookups: string[] = [];
+    const { jobs } = fakeQueues(
+      async () => {
+        throw new Error("Stream isn't writeable and enableOfflineQueue options is false");
+      },
+      (id) => {
+        lookups.push(id);
+        return false;
+      },
+    );
+    const result = jobs.enqueue(JobName.MessageRecalled, recalled('m-1'), 'recall-m-1');
+    await expect(result).rejects.toMatchObject({ code: ErrorCode.UNAVAILABLE });
+    await expect(result).rejects.not.toBeInstanceOf(EnqueueUncertain);
+    expect(lookups).toEqual([]);
+  });
+
+  it('when Redis cannot be asked about an unanswered add, rejects it as uncertain and settles once Redis answers', async () => {
+    fakeTimeouts();
+    let redisBack = false;
+    const { jobs, calls } = fakeQueues(
+      async () => {
+        throw new Error('Connection is closed.');
+      },
+      (id) => {
+        if (!redisBack) throw new Error('Connection is closed.');
+        return id === calls[QueueName.Messages][0]?.[0]?.opts?.jobId; // the pack was stored
+      },
+    );
+    const outcomes = [
+      jobs.enqueue(JobName.PersistMessage, message('m-1'), 'm-1').catch((err: unknown) => err),
+      jobs.enqueue(JobName.PersistMessage, message('m-2'), 'm-2').catch((err: unknown) => err),
+      jobs.enqueue(JobName.MessageRecalled, recalled('m-3'), 'recall-m-3').catch((err: unknown) => err),
+    ];
+    await advance(0);
+    const [first, second, recall] = (await Promise.all(outcomes)) as EnqueueUncertain[];
+    for (const err of [first, second, recall]) {
+      expect(err).toBeInstanceOf(EnqueueUncertain);
+      expect(err.code).toBe(ErrorCode.UNAVAILABLE);
+    }
+    let settled = false;
+    void first.stored.then(() => (settled = true));
+    await advance(VERIFY_RETRY_MS * 4);
+    expect(settled).toBe(false);
+
+    redisBack = true;
+    await advance(VERIFY_RETRY_MS);
+    expect(await first.stored).toBe(true);
+    expect(await second.stored).toBe(true);
+    expect(await recall.stored).toBe(false);
   });
 
   it('schedules a job as a BullMQ job scheduler named after the job, on its queue', async () => {

@@ -2,7 +2,13 @@ import { randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { RoomcastError } from '../common/roomcast-error.js';
-import { assertValidJobId, type FailedJob, JobQueue, type QueueCounts } from './job-queue.js';
+import {
+  assertValidJobId,
+  EnqueueUncertain,
+  type FailedJob,
+  JobQueue,
+  type QueueCounts,
+} from './job-queue.js';
 import { JOB_QUEUE, type JobName, type JobPayloads, PACKED_JOBS, QueueName } from './job-registry.js';
 
 /** Injection token of the BullMQ Queue of every QueueName (a ReadonlyMap). */
@@ -10,8 +16,12 @@ export const BULL_QUEUES = Symbol('roomcast:bull-queues');
 
 /** Longest an enqueue waits for Redis before answering UNAVAILABLE (e.g. Redis down at boot). */
 export const ENQUEUE_TIMEOUT_MS = 3000;
-/** How long to look for a job whose add timed out before reporting it unavailable. */
+/** How long to look for a job whose add went unanswered before reporting it unavailable. */
 export const VERIFY_TIMEOUT_MS = 1000;
+/** While Redis does not answer, how often to ask it again whether such a job is stored. */
+export const VERIFY_RETRY_MS = 250;
+/** ioredis refuses a command it never sent with this (the offline queue is off): it cannot have run. */
+const NOT_SENT = /Stream isn't writeable/;
 /** Jobs per addBulk: bounds the size of one Redis transaction. */
 const MAX_BULK = 1000;
 /** Payloads per pack (PACKED_JOBS): bounds one job's size (100 messages of 64 KiB: 6.4 MiB). */
@@ -49,15 +59,16 @@ interface OutgoingJob {
 
 /**
  * The adds of one tick as BullMQ jobs: a job each, except PACKED_JOBS, which go up to
- * PACK_MAX_ITEMS to a job. A pack has an id of its own (for settleUncertain); its items' ids
- * are not needed to keep them once, their handlers being idempotent.
+ * PACK_MAX_ITEMS to a job. Every job has an id, so that settleUncertain can look it up: a
+ * pack one of its own, as its items' ids are not needed to keep them once (their handlers
+ * are idempotent).
  */
 function toBullJobs(adds: PendingAdd[]): OutgoingJob[] {
   const jobs: OutgoingJob[] = [];
   const open = new Map<JobName, { items: unknown[]; callers: PendingAdd[] }>();
   for (const add of adds) {
     if (!PACKED_JOBS.has(add.name)) {
-      const opts = add.jobId === undefined ? undefined : { jobId: add.jobId };
+      const opts = { jobId: add.jobId ?? randomUUID() };
       jobs.push({ job: { name: add.name, data: add.data, opts }, callers: [add] });
       continue;
     }
@@ -283,41 +294,64 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
       for (const { callers } of jobs) for (const add of callers) add.resolve();
     } catch (err) {
       clearTimeout(timer);
-      await this.settleUncertain(
-        name,
-        jobs,
-        RoomcastError.unavailable(`job queue ${name} unavailable: ${message(err)}`),
-      );
+      const error = `job queue ${name} unavailable: ${message(err)}`;
+      if (NOT_SENT.test(message(err))) {
+        for (const { callers } of jobs)
+          for (const add of callers) add.reject(RoomcastError.unavailable(error));
+      } else {
+        await this.settleUncertain(name, jobs, error);
+      }
     } finally {
       clearTimeout(timer);
     }
   }
 
   /**
-   * After a failed or timed-out add, Redis may still have stored some jobs (the command can
-   * execute after we stopped waiting). A caller told "unavailable" will hand its message
-   * number back and the client will send again, so each job with an id is looked up first:
-   * one that is there is durable and resolves. Unlooked-up or absent jobs reject.
+   * After an add that failed or timed out once sent, Redis may still have stored some jobs
+   * (the command can run after we stopped waiting, or Redis ran it and went away before
+   * answering). A caller told "unavailable" will hand its message number back and the client
+   * will send again, so each job is looked up first: one that is there is durable and
+   * resolves; one Redis says is absent rejects. When Redis does not answer, the caller gets
+   * an EnqueueUncertain, settled once it does: the lookup goes on the connection of the add,
+   * after it, so an add still on its way is seen.
    */
-  private async settleUncertain(name: QueueName, jobs: OutgoingJob[], error: RoomcastError): Promise<void> {
+  private async settleUncertain(name: QueueName, jobs: OutgoingJob[], error: string): Promise<void> {
     const queue = this.queue(name);
     await Promise.all(
       jobs.map(async ({ job, callers }) => {
-        const id = job.opts?.jobId;
-        const found = id
-          ? await Promise.race([
-              queue.getJob(id).then(
-                (job) => Boolean(job),
-                () => false,
-              ),
-              new Promise<boolean>((r) => setTimeout(() => r(false), VERIFY_TIMEOUT_MS).unref()),
-            ])
-          : false;
+        const id = job.opts!.jobId!;
+        const found = await this.lookUp(queue, id);
+        const stored = found === undefined ? this.whenAnswered(queue, id) : undefined;
         for (const add of callers) {
           if (found) add.resolve();
-          else add.reject(error);
+          else if (stored) add.reject(new EnqueueUncertain(error, stored));
+          else add.reject(RoomcastError.unavailable(error));
         }
       }),
     );
+  }
+
+  /** Whether Redis holds the job; undefined when it does not answer within VERIFY_TIMEOUT_MS. */
+  private lookUp(queue: Queue, id: string): Promise<boolean | undefined> {
+    let timer: NodeJS.Timeout | undefined;
+    return Promise.race([
+      queue.getJob(id).then(
+        (job) => Boolean(job),
+        () => undefined,
+      ),
+      new Promise<undefined>((resolve) => {
+        timer = setTimeout(() => resolve(undefined), VERIFY_TIMEOUT_MS);
+      }),
+    ]).finally(() => clearTimeout(timer));
+  }
+
+  /** Asks Redis about the job every VERIFY_RETRY_MS until it answers; never settles after shutdown. */
+  private async whenAnswered(queue: Queue, id: string): Promise<boolean> {
+    for (;;) {
+      await new Promise((resolve) => setTimeout(resolve, VERIFY_RETRY_MS).unref());
+      if (this.closed) return new Promise<never>(() => undefined);
+      const found = await this.lookUp(queue, id);
+      if (found !== undefined) return found;
+    }
   }
 }

@@ -1,3 +1,5 @@
+import { ErrorCode } from '#protocol';
+import { RoomcastError } from '../common/roomcast-error.js';
 import type { JobName, JobPayloads, QueueName } from './job-registry.js';
 
 export interface QueueCounts {
@@ -28,7 +30,9 @@ export abstract class JobQueue {
    * stored in Redis by BullMQ, or, in process (where memory is not durable), once its
    * handler has succeeded. Rejects with UNAVAILABLE when that cannot be achieved, and then
    * the job is never run later: the caller owns the failure, and a client told so may
-   * safely send again.
+   * safely send again. Except when Redis went away with the add unanswered: it may have
+   * stored the job all the same (and then runs it). That rejection is an EnqueueUncertain,
+   * whose `stored` says which once Redis answers again.
    */
   abstract enqueue<N extends JobName>(name: N, data: JobPayloads[N], jobId?: string): Promise<void>;
 
@@ -69,5 +73,31 @@ export abstract class JobQueue {
 export function assertValidJobId(jobId: string): void {
   if (jobId === '' || jobId.includes(':') || String(Number.parseInt(jobId, 10)) === jobId) {
     throw new TypeError(`invalid job id "${jobId}": must be non-empty, not an integer, and without ':'`);
+  }
+}
+
+/**
+ * UNAVAILABLE for an add that Redis neither confirmed nor could be asked about (it went away
+ * meanwhile): the job may be stored, and would then run. `stored` settles once Redis answers
+ * a lookup; never, if this process stops first.
+ */
+export class EnqueueUncertain extends RoomcastError {
+  constructor(
+    message: string,
+    readonly stored: Promise<boolean>,
+  ) {
+    super(ErrorCode.UNAVAILABLE, message);
+    this.name = 'EnqueueUncertain';
+  }
+
+  /** The same failure, with `next` run on the outcome before `stored` settles. */
+  follow(next: (stored: boolean) => Promise<unknown>): EnqueueUncertain {
+    return new EnqueueUncertain(
+      this.message,
+      this.stored.then(async (stored) => {
+        await next(stored);
+        return stored;
+      }),
+    );
   }
 }
