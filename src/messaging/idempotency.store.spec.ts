@@ -61,6 +61,19 @@ describe.runIf(redis)('RedisIdempotencyStore (redis)', () => {
     expect(await s.claim('d3', 'r1', 'n3')).toEqual({ state: 'done', result: ack });
   });
 
+  it('confirms a prepared claim as done with the result it announced, and nothing else', async () => {
+    const s = store();
+    await s.claim('d4', 'r1', 'n1');
+    expect(await s.confirm('d4', 'r1')).toBe(false); // claimed, nothing announced yet
+    expect(await s.claim('d4', 'r1', 'n2')).toEqual({ state: 'pending', holder: 'n1' });
+    await s.prepare('d4', 'r1', 'n1', ack);
+    expect(await s.confirm('d4', 'r1')).toBe(true);
+    expect(await s.claim('d4', 'r1', 'n2')).toEqual({ state: 'done', result: ack });
+    expect(await redis!.pttl(`${prefix}:idem:d4:r1`)).toBeGreaterThan(60 * 60 * 1000); // IDEMPOTENCY_TTL_MS
+    expect(await s.confirm('d4', 'r1')).toBe(false); // done already
+    expect(await s.confirm('d4', 'never-claimed')).toBe(false);
+  });
+
   it('frees a released claim for the next attempt', async () => {
     const s = store();
     await s.claim('d2', 'r1', 'n1');

@@ -51,6 +51,12 @@ export abstract class IdempotencyStore {
     result: MessageSendAck,
   ): Promise<void>;
   abstract complete(deviceId: string, requestId: string, result: MessageSendAck): Promise<void>;
+  /**
+   * Completes a prepared claim with the result it announced: for an attempt that failed
+   * without knowing whether its step had made the request durable, once that turns out to
+   * be so. False when the claim is gone (it expired) or not prepared.
+   */
+  abstract confirm(deviceId: string, requestId: string): Promise<boolean>;
   /** Forgets a claim whose request failed, so the client can retry it. */
   abstract release(deviceId: string, requestId: string): Promise<void>;
 }
@@ -113,6 +119,22 @@ export class RedisIdempotencyStore extends IdempotencyStore {
       'PX',
       this.config.IDEMPOTENCY_TTL_MS,
     );
+  }
+
+  async confirm(deviceId: string, requestId: string): Promise<boolean> {
+    const confirmed = await this.redis.eval(
+      `local value = redis.call('GET', KEYS[1])
+       if not value or string.sub(value, 1, 1) ~= ARGV[1] then return 0 end
+       local sep = string.find(value, ARGV[2], 1, true)
+       redis.call('SET', KEYS[1], string.sub(value, sep + 1), 'PX', ARGV[3])
+       return 1`,
+      1,
+      this.key(deviceId, requestId),
+      PREPARED,
+      SEP,
+      this.config.IDEMPOTENCY_TTL_MS,
+    );
+    return confirmed === 1;
   }
 
   async release(deviceId: string, requestId: string): Promise<void> {
@@ -189,6 +211,11 @@ export class MessageRowIdempotencyStore extends IdempotencyStore {
   complete(deviceId: string, requestId: string): Promise<void> {
     // The message row, written before the ack, is the record: only the claim is left to forget.
     return this.release(deviceId, requestId);
+  }
+
+  async confirm(deviceId: string, requestId: string): Promise<boolean> {
+    await this.release(deviceId, requestId);
+    return true;
   }
 
   async release(deviceId: string, requestId: string): Promise<void> {
