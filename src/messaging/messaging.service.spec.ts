@@ -11,7 +11,7 @@ import type { PresenceService } from '../presence/presence.service.js';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { MemoryLimiterStore } from '../rate-limit/limiter-store.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
-import { JobQueue } from '../persistence/job-queue.js';
+import { EnqueueUncertain, JobQueue } from '../persistence/job-queue.js';
 import type { JobName, JobPayloads } from '../persistence/job-registry.js';
 import { type Claim, IdempotencyStore } from './idempotency.store.js';
 import type { MessageEntity } from './message.entity.js';
@@ -58,15 +58,41 @@ class MemoryIdempotency extends IdempotencyStore {
   async release(device: string, id: string) {
     this.entries.delete(`${device}/${id}`);
   }
+  async confirm(device: string, id: string) {
+    const value = this.entries.get(`${device}/${id}`);
+    if (!(value instanceof Prepared)) return false;
+    this.entries.set(`${device}/${id}`, value.result);
+    return true;
+  }
 }
 
 class ScriptedQueue extends JobQueue {
   readonly jobs: Array<JobPayloads[JobName.PersistMessage]> = [];
   failNext = 0;
+  /** The next add goes unanswered; `answer(true)` then says Redis had stored it, `answer(false)` not. */
+  uncertainNext(): { answer(stored: boolean): Promise<void> } {
+    let answer!: (stored: boolean) => void;
+    const stored = new Promise<boolean>((resolve) => (answer = resolve));
+    this.uncertain = { stored };
+    return {
+      answer: async (isStored) => {
+        answer(isStored);
+        // Let the follow-ups (delivery, the claim) run.
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      },
+    };
+  }
+  private uncertain?: { stored: Promise<boolean> };
   async enqueue<N extends JobName>(_name: N, data: JobPayloads[N]) {
     if (this.failNext > 0) {
       this.failNext--;
       throw RoomcastError.unavailable('redis down');
+    }
+    const uncertain = this.uncertain;
+    if (uncertain) {
+      this.uncertain = undefined;
+      void uncertain.stored.then((stored) => stored && this.jobs.push(data as (typeof this.jobs)[number]));
+      throw new EnqueueUncertain('redis went away', uncertain.stored);
     }
     this.jobs.push(data as JobPayloads[JobName.PersistMessage]);
   }
@@ -268,6 +294,59 @@ describe('MessagingService', () => {
     // The retry with the same id goes through, and the seq has no gap.
     const retry = await messaging.sendToRoom(author, text('lost'), 'retry-me');
     expect(retry).toMatchObject({ duplicate: false, ack: { seq: 2 } });
+  });
+
+  it('keeps the seq and the claim of a send whose add went unanswered; stored after all, it is delivered late and its repeat gets its ack', async () => {
+    const { messaging, queue, delivered, idempotency } = service();
+    const redis = queue.uncertainNext();
+    await expect(messaging.sendToRoom(author, text('maybe'), 'unsure')).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
+    const announced = (idempotency.entries.get('d1/unsure') as Prepared).result;
+    await expect(messaging.sendToRoom(author, text('maybe'), 'unsure')).rejects.toMatchObject({
+      code: 'CONFLICT',
+    });
+    expect(delivered).toHaveLength(0);
+    // Another send meanwhile takes the next seq: the first one's is not given back.
+    expect((await messaging.sendToRoom(author, text('next'))).ack.seq).toBe(2);
+
+    await redis.answer(true);
+    expect(delivered.map((e) => [e.message.seq, e.message.content])).toEqual([
+      [2, 'next'],
+      [1, 'maybe'],
+    ]);
+    expect(await messaging.sendToRoom(author, text('maybe'), 'unsure')).toEqual({
+      ack: announced,
+      duplicate: true,
+    });
+    expect(queue.jobs.map((j) => j.content)).toEqual(['"next"', '"maybe"']);
+  });
+
+  it('gives back the seq and the claim of a send whose add went unanswered once Redis says it was not stored', async () => {
+    const { messaging, queue, delivered } = service();
+    const redis = queue.uncertainNext();
+    await expect(messaging.sendToRoom(author, text('maybe'), 'unsure')).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+    });
+    await redis.answer(false);
+    expect(delivered).toHaveLength(0);
+    const retry = await messaging.sendToRoom(author, text('maybe'), 'unsure');
+    expect(retry).toMatchObject({ duplicate: false, ack: { seq: 1 } });
+    expect(queue.jobs).toHaveLength(1);
+  });
+
+  it('delivers late a direct message whose add went unanswered but which Redis had stored', async () => {
+    const { messaging, queue, delivered } = service();
+    const redis = queue.uncertainNext();
+    const direct = { toDeviceId: 'd2', kind: 'text' as const, content: 'psst' };
+    await expect(messaging.sendDirect(author, direct, 'dm')).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    expect(delivered).toHaveLength(0);
+    await redis.answer(true);
+    expect(delivered.map((e) => e.message)).toEqual([
+      expect.objectContaining({ to_device_id: 'd2', content: 'psst' }),
+    ]);
+    expect(await messaging.sendDirect(author, direct, 'dm')).toMatchObject({ duplicate: true });
+    expect(queue.jobs).toHaveLength(1);
   });
 
   it('refuses content that does not fit its kind, before taking a seq', async () => {

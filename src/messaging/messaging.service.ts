@@ -10,13 +10,13 @@ import { Lifecycle, type MessageCreatedEvent } from '../common/lifecycle-events.
 import { LiveDelivery } from '../common/live-delivery.js';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { OfflineService } from '../offline/offline.service.js';
-import { JobQueue } from '../persistence/job-queue.js';
+import { EnqueueUncertain, JobQueue } from '../persistence/job-queue.js';
 import { JobName, type PersistMessageJob } from '../persistence/job-registry.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { IdempotencyStore } from './idempotency.store.js';
 import { validateContent } from './message-content.js';
 import { MessageEntity } from './message.entity.js';
-import { RoomLog, type UnnumberedMessage } from './room-log.js';
+import { type Appended, RoomLog, type UnnumberedMessage } from './room-log.js';
 
 export interface Author {
   deviceId: string;
@@ -99,6 +99,10 @@ const sentAs = (author: Author, requestId: string) => `${author.deviceId}\u0000$
 /** The wait suggested to a repeat that finds its first attempt still running. */
 const CONFLICT_RETRY_MS = 1000;
 
+/** Tries at settling a failed send's claim while Redis comes back: about a claim's lifetime (30 s). */
+const SETTLE_ATTEMPTS = 120;
+const SETTLE_RETRY_MS = 250;
+
 /** While the writer catches up with the queue, a just-sent message may not be in the database yet. */
 const LOOKUP_ATTEMPTS = 10;
 const LOOKUP_INTERVAL_MS = 100;
@@ -165,7 +169,14 @@ export class MessagingService {
         const message = messageOf(author, { message_id: uuidv7(), ts: Date.now() }, msg, {
           to_device_id: msg.toDeviceId,
         });
-        await this.persist(message, requestId);
+        try {
+          await this.persist(message, requestId);
+        } catch (err) {
+          if (!(err instanceof EnqueueUncertain)) throw err;
+          throw err.follow(async (stored) => {
+            if (stored) await this.late(message, () => this.deliverDirect(message, author, requestId));
+          });
+        }
         await this.deliverDirect(message, author, requestId);
         return ackOf(message);
       },
@@ -375,11 +386,44 @@ export class MessagingService {
     try {
       ack = await steps.send();
     } catch (err) {
-      await this.idempotency.release(author.deviceId, requestId).catch(() => undefined);
+      if (err instanceof EnqueueUncertain) this.settleClaim(author, requestId, err.stored);
+      else
+        await this.idempotency
+          .release(author.deviceId, requestId)
+          .catch(() => this.settleClaim(author, requestId, Promise.resolve(false)));
       throw err;
     }
     this.completeClaim(author, requestId, ack);
     return { ack, duplicate: false };
+  }
+
+  /**
+   * A send whose message Redis may have stored keeps its claim until Redis says (a repeat
+   * meanwhile gets CONFLICT): stored, the ack it announced becomes the record, and a repeat
+   * is answered that ack; not stored, the claim is released and a repeat sends anew. Tried
+   * again while Redis is still coming back, so that a failed send's claim does not hold its
+   * repeats off until it expires.
+   */
+  private settleClaim(author: Author, requestId: string, stored: Promise<boolean>): void {
+    const { deviceId } = author;
+    const settle = async (isStored: boolean): Promise<void> => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          if (!isStored) return await this.idempotency.release(deviceId, requestId);
+          if (!(await this.idempotency.confirm(deviceId, requestId)))
+            this.logger.warn(`claim of ${deviceId}/${requestId} expired before its message was found stored`);
+          return;
+        } catch (err) {
+          if (attempt === SETTLE_ATTEMPTS) throw err;
+          await new Promise((resolve) => setTimeout(resolve, SETTLE_RETRY_MS).unref());
+        }
+      }
+    };
+    void stored
+      .then(settle)
+      .catch((err: Error) =>
+        this.logger.warn(`claim of ${deviceId}/${requestId} not settled: ${err.message}`),
+      );
   }
 
   /**
@@ -423,16 +467,46 @@ export class MessagingService {
       try {
         await this.persist(message, requestId);
       } catch (err) {
-        // Nobody else on this node appends to this room until we return, so the number can be
-        // taken back unless another node took the next one meanwhile.
-        const taken = await this.log.retract(msg.roomId, appended).catch(() => false);
-        if (!taken) this.logger.warn(`room ${msg.roomId}: seq ${appended.seq} left as a hole (send failed)`);
-        throw err;
+        if (!(err instanceof EnqueueUncertain)) {
+          await this.giveBack(msg.roomId, appended);
+          throw err;
+        }
+        // Redis may have the job and then writes the message: its number and log entry stay
+        // until Redis says. Stored, it is delivered late (members drop a seq they have).
+        throw err.follow((stored) =>
+          this.inRoomOrder(msg.roomId, () =>
+            stored
+              ? this.late(message, async () => {
+                  this.publish(message, author, requestId, relayFrame);
+                  await this.mention(message);
+                })
+              : this.giveBack(msg.roomId, appended),
+          ),
+        );
       }
       // Published inside the room's chain, so listeners see one room's messages in seq order.
       this.publish(message, author, requestId, relayFrame);
       return message;
     });
+  }
+
+  /**
+   * Takes a failed send's number back. Within the room's chain nobody else on this node
+   * appends meanwhile, so that works unless another node took the next number.
+   */
+  private async giveBack(roomId: string, appended: Appended): Promise<void> {
+    const taken = await this.log.retract(roomId, appended).catch(() => false);
+    if (!taken) this.logger.warn(`room ${roomId}: seq ${appended.seq} left as a hole (send failed)`);
+  }
+
+  /** Delivers a message whose sender was answered UNAVAILABLE but which Redis had stored after all. */
+  private async late(message: MessagePayload, deliver: () => Promise<void>): Promise<void> {
+    this.logger.warn(
+      `message ${message.message_id} was stored although its add went unanswered: delivered late`,
+    );
+    await deliver().catch((err: Error) =>
+      this.logger.error(`message ${message.message_id} stored but not delivered: ${err.message}`),
+    );
   }
 
   private async persist(message: MessagePayload, requestId: string | undefined): Promise<void> {
