@@ -1,7 +1,12 @@
-import { RoomcastClient } from '#client';
-import type { Connection, RowDataPacket } from 'mysql2/promise';
-import { expect } from 'vitest';
+import { RoomcastClient, type RoomcastRequestError } from '#client';
+import { ErrorCode } from '#protocol';
+import { createConnection, type Connection, type RowDataPacket } from 'mysql2/promise';
+import { afterAll, beforeAll, expect } from 'vitest';
+import { ADMIN_TOKEN } from './app.js';
 import { eventually } from './clients.js';
+import { freePort, PrivateRedis } from './private-services.js';
+import { spawnServer, stopServer, type ServerProcess } from './process.js';
+import { provisionServices, type Services } from './services.js';
 
 export interface Acked {
   requestId: string;
@@ -23,8 +28,8 @@ export function connectAll(url: string, devices: string[], roomId: string): Prom
   );
 }
 
-/** A send: the request id (also the idempotency key) is `<device>-<k>`. */
-async function sendOne(client: RoomcastClient, roomId: string, requestId: string): Promise<Acked> {
+/** A send: the request id (also the idempotency key) is `<device>-<k>`, and so is its content. */
+export async function sendOne(client: RoomcastClient, roomId: string, requestId: string): Promise<Acked> {
   const ack = await client.request(
     'message.send',
     { room_id: roomId, kind: 'text', content: requestId },
@@ -56,9 +61,38 @@ export async function floodRoom(
   return acks;
 }
 
+/** A send that was not acked: by the client at `client` in the list given to steadyLoad. */
+export interface Refused {
+  client: number;
+  requestId: string;
+  /** Code and message. */
+  error: string;
+}
+
+/**
+ * Sends a refused request again with its id, as the protocol asks, waiting as told while it
+ * is answered CONFLICT (its first attempt not settled yet).
+ */
+export async function sendAgain(
+  client: RoomcastClient,
+  roomId: string,
+  requestId: string,
+  attempts = 10,
+): Promise<Acked> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await sendOne(client, roomId, requestId);
+    } catch (err) {
+      const { code, retryAfterMs } = err as RoomcastRequestError;
+      if (code !== ErrorCode.CONFLICT || attempt === attempts) throw err;
+      await new Promise((resolve) => setTimeout(resolve, retryAfterMs ?? 1000));
+    }
+  }
+}
+
 export interface SteadyLoad {
   /** Stops sending and resolves once every send in flight is answered. */
-  stop(): Promise<{ acks: Acked[]; failures: string[] }>;
+  stop(): Promise<{ acks: Acked[]; failures: Refused[] }>;
   /** Acks so far. */
   acked(): number;
 }
@@ -66,7 +100,7 @@ export interface SteadyLoad {
 /** One send every `intervalMs` from each client, round the clients, until stopped. */
 export function steadyLoad(clients: RoomcastClient[], roomId: string, intervalMs: number): SteadyLoad {
   const acks: Acked[] = [];
-  const failures: string[] = [];
+  const failures: Refused[] = [];
   const inFlight = new Set<Promise<void>>();
   let k = 0;
   const timer = setInterval(() => {
@@ -75,7 +109,7 @@ export function steadyLoad(clients: RoomcastClient[], roomId: string, intervalMs
       const p = sendOne(client, roomId, requestId).then(
         (ack) => void acks.push(ack),
         (err: Error & { code?: string }) =>
-          void failures.push(`${requestId}: ${err.code ?? err.name} ${err.message}`),
+          void failures.push({ client: c, requestId, error: `${err.code ?? err.name} ${err.message}` }),
       );
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));
@@ -128,4 +162,46 @@ export async function storedOnce(
   expect(missing.slice(0, 10), `${missing.length} acked messages missing`).toEqual([]);
   expect(rows.length).toBe(acks.length);
   for (const a of acks) expect(Number(stored.get(a.message_id)!.seq)).toBe(a.seq);
+}
+
+export interface ServerOnPrivateRedis {
+  redis: PrivateRedis;
+  server: ServerProcess;
+  /** The test's MySQL database. */
+  db: Connection;
+  /** http://127.0.0.1:<port> */
+  base: string;
+}
+
+/**
+ * For the tests of a describe block: a ROLE=all server (NODE_ID `nodeId`) on a Redis of the
+ * file's own, which the tests may kill, freeze and restart, and the test run's MySQL. The
+ * fields are set once beforeAll has run.
+ */
+export function serverOnPrivateRedis(nodeId: string, redisOptions: { persistent?: boolean } = {}) {
+  const it = {} as ServerOnPrivateRedis;
+  let services: Services | undefined;
+  beforeAll(async () => {
+    it.redis = new PrivateRedis(await freePort(), redisOptions);
+    await it.redis.start();
+    services = await provisionServices();
+    it.server = spawnServer({
+      ROLE: 'all',
+      DATABASE_URL: services.databaseUrl,
+      REDIS_URL: it.redis.url,
+      REDIS_PREFIX: services.redisPrefix,
+      ADMIN_TOKEN,
+      NODE_ID: nodeId,
+      LOG_LEVEL: 'error',
+    });
+    it.base = `http://127.0.0.1:${await it.server.port}`;
+    it.db = await createConnection(services.databaseUrl);
+  });
+  afterAll(async () => {
+    if (it.server) await stopServer(it.server);
+    await it.db?.end();
+    await services?.dispose();
+    await it.redis?.dispose();
+  });
+  return it;
 }
