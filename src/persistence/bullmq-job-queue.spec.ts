@@ -1,4 +1,5 @@
 import type { Queue } from 'bullmq';
+import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '#protocol';
 import {
@@ -53,7 +54,8 @@ function fakeQueues(
     };
     queues.set(name, queue as unknown as Queue);
   }
-  return { jobs: new BullMqJobQueue(queues), calls, schedulers };
+  const registry = new Registry();
+  return { jobs: new BullMqJobQueue(queues, registry), calls, schedulers, registry };
 }
 
 const seen = (deviceId: string): DeviceSeenJob => ({ deviceId, identity: 'i', roomId: null, at: 1 });
@@ -241,7 +243,7 @@ describe('BullMqJobQueue', () => {
   it('when Redis cannot be asked about an unanswered add, rejects it as uncertain and settles once Redis answers', async () => {
     fakeTimeouts();
     let redisBack = false;
-    const { jobs, calls } = fakeQueues(
+    const { jobs, calls, registry } = fakeQueues(
       async () => {
         throw new Error('Connection is closed.');
       },
@@ -265,12 +267,21 @@ describe('BullMqJobQueue', () => {
     void first.stored.then(() => (settled = true));
     await advance(VERIFY_RETRY_MS * 4);
     expect(settled).toBe(false);
+    const metric = async (name: string, labels: Record<string, string>) =>
+      (await registry.getSingleMetric(name)!.get()).values.find((v) =>
+        Object.entries(labels).every(([k, l]) => v.labels[k] === l),
+      )?.value ?? 0;
+    expect(await metric('roomcast_job_adds_unsettled', { queue: QueueName.Messages })).toBe(3);
 
     redisBack = true;
     await advance(VERIFY_RETRY_MS);
     expect(await first.stored).toBe(true);
     expect(await second.stored).toBe(true);
     expect(await recall.stored).toBe(false);
+    expect(await metric('roomcast_job_adds_unsettled', { queue: QueueName.Messages })).toBe(0);
+    const unconfirmed = (outcome: string) =>
+      metric('roomcast_job_adds_unconfirmed_total', { queue: QueueName.Messages, outcome });
+    expect([await unconfirmed('stored'), await unconfirmed('absent')]).toEqual([2, 1]);
   });
 
   it('schedules a job as a BullMQ job scheduler named after the job, on its queue', async () => {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/common';
 import type { Job, JobsOptions, Queue } from 'bullmq';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { RoomcastError } from '../common/roomcast-error.js';
 import {
   assertValidJobId,
@@ -105,9 +106,28 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
   private recordsWaiting = 0;
   private recordsDropped = 0;
   private dropLogTimer?: NodeJS.Timeout;
+  /** Adds sent but not confirmed (a timeout, a dropped connection), by what Redis held. */
+  private readonly unconfirmed: Counter<'queue' | 'outcome'>;
+  /** Of those, the ones Redis has not answered about yet (their callers got EnqueueUncertain). */
+  private readonly unsettled: Gauge<'queue'>;
 
-  constructor(@Inject(BULL_QUEUES) private readonly queues: ReadonlyMap<QueueName, Queue>) {
+  constructor(
+    @Inject(BULL_QUEUES) private readonly queues: ReadonlyMap<QueueName, Queue>,
+    registry: Registry,
+  ) {
     super();
+    this.unconfirmed = new Counter({
+      name: 'roomcast_job_adds_unconfirmed_total',
+      help: 'Adds Redis did not confirm, by what a lookup found once it answered: stored (durable after all) or absent.',
+      labelNames: ['queue', 'outcome'] as const,
+      registers: [registry],
+    });
+    this.unsettled = new Gauge({
+      name: 'roomcast_job_adds_unsettled',
+      help: 'Unconfirmed adds Redis has not answered about yet: their sends were answered UNAVAILABLE and wait to be found stored or absent.',
+      labelNames: ['queue'] as const,
+      registers: [registry],
+    });
     for (const [name, queue] of queues) {
       let lastError = '';
       // Without a listener BullMQ prints every connection error; log each distinct one once.
@@ -321,7 +341,17 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
       jobs.map(async ({ job, callers }) => {
         const id = job.opts!.jobId!;
         const found = await this.lookUp(queue, id);
-        const stored = found === undefined ? this.whenAnswered(queue, id) : undefined;
+        let stored: Promise<boolean> | undefined;
+        if (found === undefined) {
+          this.unsettled.inc({ queue: name }, callers.length);
+          stored = this.whenAnswered(queue, id);
+          void stored.then((isStored) => {
+            this.unsettled.dec({ queue: name }, callers.length);
+            this.countUnconfirmed(name, isStored, callers.length);
+          });
+        } else {
+          this.countUnconfirmed(name, found, callers.length);
+        }
         for (const add of callers) {
           if (found) add.resolve();
           else if (stored) add.reject(new EnqueueUncertain(error, stored));
@@ -329,6 +359,10 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
         }
       }),
     );
+  }
+
+  private countUnconfirmed(queue: QueueName, stored: boolean, adds: number): void {
+    this.unconfirmed.inc({ queue, outcome: stored ? 'stored' : 'absent' }, adds);
   }
 
   /** Whether Redis holds the job; undefined when it does not answer within VERIFY_TIMEOUT_MS. */

@@ -129,6 +129,25 @@ describe.runIf(servicesAvailable)('chaos: Redis frozen with adds on their way, t
       `of ${refused.length} refused sends, none was stored: the case was not met`,
     ).toBeGreaterThan(0);
 
+    // Operators see them: counted as found stored, none left unsettled.
+    const metric = async (series: string) => {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      return Number(
+        text
+          .split('\n')
+          .find((line) => line.startsWith(`${series} `))
+          ?.split(' ')[1] ?? 0,
+      );
+    };
+    await eventually(
+      () => metric('roomcast_job_adds_unsettled{queue="messages"}'),
+      (n) => n === 0,
+      10_000,
+    );
+    expect(
+      await metric('roomcast_job_adds_unconfirmed_total{queue="messages",outcome="stored"}'),
+    ).toBeGreaterThanOrEqual(lateOnes);
+
     for (const f of refused)
       acks[f.client].push(await sendAgain(senders[f.client], ROOMS[f.client], f.requestId));
     expect(server.alive(), server.output().slice(-4000)).toBe(true);
