@@ -7,14 +7,15 @@ const retryStrategy = (times: number) => Math.min(times * 200, 2000);
 /**
  * Producers (the Queue objects behind JobQueue.enqueue): no offline queue and one retry per
  * command, so an add fails at once while Redis is unreachable and the caller answers
- * UNAVAILABLE, as BullMQ's "failing fast when Redis is down" guide recommends.
+ * UNAVAILABLE, as BullMQ's "failing fast when Redis is down" guide recommends. Each queue
+ * has its own connection, named after it so that CLIENT LIST tells them apart.
  */
-export function producerConnection(config: AppConfig): ConnectionOptions {
+export function producerConnection(config: AppConfig, queue: string): ConnectionOptions {
   return {
     url: config.REDIS_URL,
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
-    connectionName: `roomcast:${config.NODE_ID}:producer`,
+    connectionName: `roomcast:${config.NODE_ID}:producer:${queue}`,
     retryStrategy,
   };
 }

@@ -61,9 +61,13 @@ export class PersistenceModule {
       imports: [
         DiscoveryModule,
         database,
-        BullModule.forRoot({ connection: producerConnection(config), prefix: config.REDIS_PREFIX }),
         BullModule.registerQueue(
-          ...QUEUE_NAMES.map((name) => ({ name, defaultJobOptions: jobDefaults(config) })),
+          ...QUEUE_NAMES.map((name) => ({
+            name,
+            prefix: config.REDIS_PREFIX,
+            connection: producerConnection(config, name),
+            defaultJobOptions: jobDefaults(config),
+          })),
         ),
       ],
       providers: [

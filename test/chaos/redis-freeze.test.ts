@@ -14,6 +14,7 @@ import {
 } from '../support/chaos.js';
 import { eventually } from '../support/clients.js';
 import { cannotRun, hasBinary, type PrivateRedis, REDIS_SERVER } from '../support/private-services.js';
+import type { ServerProcess } from '../support/process.js';
 import { servicesAvailable } from '../support/services.js';
 
 const ROOMS = Array.from({ length: 8 }, (_, i) => `CHAOSFZ${i}`);
@@ -22,7 +23,11 @@ const WINDOW = 4;
 /** Longer than an add waits (ENQUEUE_TIMEOUT_MS, 3 s) plus its lookup (VERIFY_TIMEOUT_MS, 1 s). */
 const FROZEN_MS = 5500;
 
-/** Each sender (of ROOMS[i]) keeps WINDOW sends under way in its room until stopped. */
+/**
+ * Each sender (of ROOMS[i]) keeps WINDOW sends under way in its room until stopped. A refusal
+ * waits a moment before the next send: a client whose socket is gone is refused at once, and
+ * a loop of such refusals would never let a timer run (the test would hang, not fail).
+ */
 function keepBusy(senders: RoomcastClient[]) {
   let running = true;
   const acks: Acked[][] = senders.map(() => []);
@@ -32,11 +37,13 @@ function keepBusy(senders: RoomcastClient[]) {
     Array.from({ length: WINDOW }, async () => {
       while (running) {
         const requestId = `b${c}-${k++}`;
-        await sendOne(client, ROOMS[c], requestId).then(
-          (ack) => void acks[c].push(ack),
-          (err: Error & { code?: string }) =>
-            void refused.push({ client: c, requestId, error: `${err.code ?? err.name} ${err.message}` }),
-        );
+        try {
+          acks[c].push(await sendOne(client, ROOMS[c], requestId));
+        } catch (e) {
+          const err = e as Error & { code?: string };
+          refused.push({ client: c, requestId, error: `${err.code ?? err.name} ${err.message}` });
+          await new Promise((r) => setTimeout(r, 50));
+        }
       }
     }),
   );
@@ -66,7 +73,11 @@ function unread(redisPort: number, clientPort: number): number {
  * only adds here, has sent a command Redis has not read: an add is on its way. Tries again,
  * thawing in between, until that is so.
  */
-async function freezeWithAnAddOnItsWay(redis: PrivateRedis, producerName: string): Promise<void> {
+async function freezeWithAnAddOnItsWay(
+  redis: PrivateRedis,
+  producerName: string,
+  server: ServerProcess,
+): Promise<void> {
   const admin = new Redis(redis.url);
   const clients = (await admin.call('CLIENT', 'LIST')) as string;
   await admin.quit();
@@ -80,7 +91,10 @@ async function freezeWithAnAddOnItsWay(redis: PrivateRedis, producerName: string
     await redis.kill('SIGCONT');
     await new Promise((r) => setTimeout(r, Math.random() * 10));
   }
-  throw new Error('no add was ever on its way when Redis stopped');
+  throw new Error(
+    `no add was ever on its way when Redis stopped (server ${server.alive() ? 'running' : 'exited'}):\n` +
+      server.output().slice(-4000),
+  );
 }
 
 /**
@@ -108,10 +122,11 @@ describe.runIf(servicesAvailable)('chaos: Redis frozen with adds on their way, t
       (n) => n >= 500,
       10_000,
     );
-    await freezeWithAnAddOnItsWay(redis, 'roomcast:chaos-freeze:producer');
+    await freezeWithAnAddOnItsWay(redis, 'roomcast:chaos-freeze:producer:messages', server);
     await new Promise((r) => setTimeout(r, FROZEN_MS));
     await redis.kill('SIGCONT');
     const { acks, refused } = await load.stop();
+    expect(server.alive(), server.output().slice(-4000)).toBe(true);
     for (const f of refused) expect(f.error).toMatch(/UNAVAILABLE/);
 
     // Refused, yet stored: found once the writer has caught up.
