@@ -16,6 +16,7 @@ import {
   QueueName,
 } from '../src/persistence/job-registry.js';
 import { startTestServer, type TestEnvironment, testEnvironment, type TestServer } from './support/app.js';
+import { ClientPool } from './support/clients.js';
 import { MODES } from './support/services.js';
 
 const POLL = { timeout: 15_000, interval: 50 };
@@ -327,6 +328,41 @@ describe.each(MODES)('persistence (%s)', (mode) => {
       } finally {
         await worker.close();
         await gateway.server.stop();
+      }
+    });
+  });
+
+  describe.runIf(mode === 'mysql+redis')('JOB_ADD_LINGER_MS', () => {
+    it('sends arriving on different sockets within the linger share one BullMQ job; each is acked and stored once', async () => {
+      const h = await harness(env, { JOB_ADD_LINGER_MS: '100' });
+      const pool = new ClientPool(h.server.wsUrl);
+      try {
+        const senders = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            pool.connect({ device_id: `linger-${i}`, identity: 'l', room_id: `LINGER${i}` }),
+          ),
+        );
+        const { completed: before } = (await h.jobs.counts())[QueueName.Messages];
+        // One after the other, a few ms apart: each arrives in a turn of the event loop of its own.
+        const acks: Array<Promise<{ message_id: string }>> = [];
+        for (const [i, { client }] of senders.entries()) {
+          acks.push(
+            client.request(
+              'message.send',
+              { room_id: `LINGER${i}`, kind: 'text', content: 'x' },
+              { id: `l${i}` },
+            ),
+          );
+          await new Promise((r) => setTimeout(r, 5));
+        }
+        const ids = (await Promise.all(acks)).map((a) => a.message_id);
+        await expect.poll(() => h.stored(ids), POLL).toBe(ids.length);
+        const { completed } = (await h.jobs.counts())[QueueName.Messages];
+        expect(completed - before).toBeGreaterThanOrEqual(1);
+        expect(completed - before).toBeLessThan(ids.length);
+      } finally {
+        await pool.closeAll();
+        await h.server.stop();
       }
     });
   });

@@ -2,6 +2,7 @@ import type { Queue } from 'bullmq';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '#protocol';
+import { loadConfig } from '../config/load-config.js';
 import {
   BullMqJobQueue,
   ENQUEUE_TIMEOUT_MS,
@@ -34,6 +35,7 @@ function fakeQueues(
   /** Whether Redis holds the job; throws while Redis is away. */
   stored: (id: string) => boolean = () => false,
   upsertJobScheduler: Upsert = async () => ({}),
+  env: Record<string, string> = {},
 ) {
   const queues = new Map<QueueName, Queue>();
   const calls: Record<string, Parameters<AddBulk>[0][]> = {};
@@ -55,7 +57,8 @@ function fakeQueues(
     queues.set(name, queue as unknown as Queue);
   }
   const registry = new Registry();
-  return { jobs: new BullMqJobQueue(queues, registry), calls, schedulers, registry };
+  const config = loadConfig({ LOG_LEVEL: 'fatal', ...env });
+  return { jobs: new BullMqJobQueue(queues, registry, config), calls, schedulers, registry };
 }
 
 const seen = (deviceId: string): DeviceSeenJob => ({ deviceId, identity: 'i', roomId: null, at: 1 });
@@ -97,6 +100,29 @@ describe('BullMqJobQueue', () => {
     expect(calls[QueueName.Audit]).toEqual([
       [{ name: JobName.DeviceSeen, data: [seen('d1')], opts: expect.any(Object) }],
     ]);
+  });
+
+  it('with JOB_ADD_LINGER_MS, sends the enqueues of that time after the first together, in one pack', async () => {
+    fakeTimeouts();
+    const { jobs, calls } = fakeQueues(async (added) => added, undefined, undefined, {
+      JOB_ADD_LINGER_MS: '5',
+    });
+    const first = jobs.enqueue(JobName.PersistMessage, message('m-1'), 'm-1');
+    await advance(4);
+    expect(calls[QueueName.Messages]).toEqual([]);
+    const second = jobs.enqueue(JobName.PersistMessage, message('m-2'), 'm-2');
+    await advance(1);
+    await Promise.all([first, second]);
+    expect(calls[QueueName.Messages]).toEqual([
+      [{ name: JobName.PersistMessage, data: [message('m-1'), message('m-2')], opts: expect.any(Object) }],
+    ]);
+    // The next add waits its own linger, from its own start.
+    const third = jobs.enqueue(JobName.PersistMessage, message('m-3'), 'm-3');
+    await advance(4);
+    expect(calls[QueueName.Messages]).toHaveLength(1);
+    await advance(1);
+    await third;
+    expect(calls[QueueName.Messages]).toHaveLength(2);
   });
 
   it('packs at most PACK_MAX_ITEMS payloads to a job, each pack with an id of its own', async () => {

@@ -3,6 +3,7 @@ import { BeforeApplicationShutdown, Inject, Injectable, Logger } from '@nestjs/c
 import type { Job, JobsOptions, Queue } from 'bullmq';
 import { Counter, Gauge, Registry } from 'prom-client';
 import { RoomcastError } from '../common/roomcast-error.js';
+import { AppConfig } from '../config/app-config.js';
 import {
   assertValidJobId,
   EnqueueUncertain,
@@ -90,9 +91,9 @@ const message = (err: unknown) => (err instanceof Error ? err.message : String(e
 
 /**
  * The Redis driver of JobQueue. `enqueue` resolves once Redis has stored the job (durable:
- * any worker of the cluster will run it). Calls made in the same turn of the event loop
- * are sent together with one addBulk per queue, PACKED_JOBS packed into shared jobs; each
- * caller still settles on its own.
+ * any worker of the cluster will run it). Calls made in the same turn of the event loop (or
+ * within JOB_ADD_LINGER_MS of the first) are sent together with one addBulk per queue,
+ * PACKED_JOBS packed into shared jobs; each caller still settles on its own.
  */
 @Injectable()
 export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdown {
@@ -114,6 +115,7 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
   constructor(
     @Inject(BULL_QUEUES) private readonly queues: ReadonlyMap<QueueName, Queue>,
     registry: Registry,
+    private readonly config: AppConfig,
   ) {
     super();
     this.unconfirmed = new Counter({
@@ -147,7 +149,9 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
       this.pending.set(queue, adds);
       if (!this.flushScheduled) {
         this.flushScheduled = true;
-        setImmediate(() => this.flush());
+        const linger = this.config.JOB_ADD_LINGER_MS;
+        if (linger > 0) setTimeout(() => this.flush(), linger);
+        else setImmediate(() => this.flush());
       }
     });
   }
