@@ -155,7 +155,7 @@ export class HandshakeService {
         identity: conn.identity,
         roomId: room.roomId,
         clientIp: conn.clientIp,
-        connectedAt: conn.connectedAt,
+        connectedAt: new Date(conn.connectedAt),
       };
       this.events.emit(Lifecycle.Connected, event);
     } catch (err) {
@@ -220,7 +220,7 @@ export class HandshakeService {
     }
     const replay = await this.messaging.replay(roomId, lastSeq);
     for (const message of replay.messages) conn.event('message', message);
-    conn.replayed.set(roomId, replay.toSeq);
+    conn.replayed(roomId, replay.toSeq);
     conn.event('resumed', {
       room_id: roomId,
       from_seq: replay.fromSeq,

@@ -161,7 +161,7 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
       identity: conn.identity,
       roomId: rooms[0] ?? '',
       clientIp: conn.clientIp,
-      connectedAt: conn.connectedAt,
+      connectedAt: new Date(conn.connectedAt),
       disconnectedAt: new Date(),
       closeCode,
     };

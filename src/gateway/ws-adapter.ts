@@ -60,4 +60,12 @@ export class RoomcastWsAdapter extends WsAdapter {
   override bindMessageHandlers(): void {
     // Routing is the gateway's (FrameRouter); nothing to bind here.
   }
+
+  /**
+   * The gateway attaches its own `close` listener (it has no handleDisconnect); the stock
+   * `once('close')` per socket, for a hook nobody implements, cost ~200 bytes a connection.
+   */
+  override bindClientDisconnect(): void {
+    // Nothing to bind: see the gateway's handleConnection.
+  }
 }
