@@ -122,10 +122,16 @@ describe.runIf(servicesAvailable)('chaos: Redis frozen with adds on their way, t
       (n) => n >= 500,
       10_000,
     );
-    await freezeWithAnAddOnItsWay(redis, 'roomcast:chaos-freeze:producer:messages', server);
-    await new Promise((r) => setTimeout(r, FROZEN_MS));
-    await redis.kill('SIGCONT');
-    const { acks, refused } = await load.stop();
+    let stopped: Awaited<ReturnType<typeof load.stop>>;
+    try {
+      await freezeWithAnAddOnItsWay(redis, 'roomcast:chaos-freeze:producer:messages', server);
+      await new Promise((r) => setTimeout(r, FROZEN_MS));
+    } finally {
+      // On failure too: senders left running would outlive the test (and its server).
+      await redis.kill('SIGCONT');
+      stopped = await load.stop();
+    }
+    const { acks, refused } = stopped;
     expect(server.alive(), server.output().slice(-4000)).toBe(true);
     for (const f of refused) expect(f.error).toMatch(/UNAVAILABLE/);
 
