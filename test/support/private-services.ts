@@ -84,9 +84,13 @@ abstract class PrivateServer {
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.child;
     if (!child || !this.running) return;
+    if (signal !== 'SIGKILL') {
+      child.kill(signal);
+      return;
+    }
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
-    if (signal === 'SIGKILL') await exited;
+    await exited;
   }
 
   async dispose(): Promise<void> {
