@@ -7,6 +7,7 @@ import {
   type Acked,
   connectAll,
   type Refused,
+  refusal,
   sendAgain,
   sendOne,
   serverOnPrivateRedis,
@@ -39,9 +40,8 @@ function keepBusy(senders: RoomcastClient[]) {
         const requestId = `b${c}-${k++}`;
         try {
           acks[c].push(await sendOne(client, ROOMS[c], requestId));
-        } catch (e) {
-          const err = e as Error & { code?: string };
-          refused.push({ client: c, requestId, error: `${err.code ?? err.name} ${err.message}` });
+        } catch (err) {
+          refused.push(refusal(c, requestId, err));
           await new Promise((r) => setTimeout(r, 50));
         }
       }

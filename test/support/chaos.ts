@@ -69,6 +69,12 @@ export interface Refused {
   error: string;
 }
 
+/** The Refused record of a send that failed with `err`. */
+export function refusal(client: number, requestId: string, err: unknown): Refused {
+  const { code, name, message } = err as Error & { code?: string };
+  return { client, requestId, error: `${code ?? name} ${message}` };
+}
+
 /**
  * Sends a refused request again with its id, as the protocol asks, waiting as told while it
  * is answered CONFLICT (its first attempt not settled yet).
@@ -108,8 +114,7 @@ export function steadyLoad(clients: RoomcastClient[], roomId: string, intervalMs
       const requestId = `s${c}-${k}`;
       const p = sendOne(client, roomId, requestId).then(
         (ack) => void acks.push(ack),
-        (err: Error & { code?: string }) =>
-          void failures.push({ client: c, requestId, error: `${err.code ?? err.name} ${err.message}` }),
+        (err: unknown) => void failures.push(refusal(c, requestId, err)),
       );
       inFlight.add(p);
       void p.finally(() => inFlight.delete(p));

@@ -84,11 +84,8 @@ abstract class PrivateServer {
   async kill(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     const child = this.child;
     if (!child || !this.running) return;
-    if (signal !== 'SIGKILL') {
-      child.kill(signal);
-      return;
-    }
-    const exited = new Promise((resolve) => child.once('exit', resolve));
+    // Only a SIGKILL is waited for: SIGSTOP/SIGCONT never exit, and a listener each would pile up.
+    const exited = signal === 'SIGKILL' ? new Promise((resolve) => child.once('exit', resolve)) : undefined;
     child.kill(signal);
     await exited;
   }
