@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { Registry } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -367,6 +368,35 @@ describe.each(MODES)('persistence (%s)', (mode) => {
         expect(added).toBeGreaterThanOrEqual(1);
         expect(added).toBeLessThan(ids.length);
         await expect.poll(() => h.stored(ids), POLL).toBe(ids.length);
+      } finally {
+        await pool.closeAll();
+        await h.server.stop();
+      }
+    });
+  });
+
+  describe.runIf(mode === 'embedded')('SQLITE_CHECKPOINT_MS', () => {
+    it('acked messages reach the database file from the checkpoint thread while the server runs', async () => {
+      const h = await harness(env, { SQLITE_CHECKPOINT_MS: '50' });
+      const file = h.server.config.DATABASE_URL.slice('sqlite:'.length);
+      const pool = new ClientPool(h.server.wsUrl);
+      try {
+        const { client } = await pool.connect({ device_id: 'ckpt', identity: 'c', room_id: 'CKPT0001' });
+        await expect.poll(() => h.metric('roomcast_sqlite_wal_pages'), POLL).toBe(0);
+        const before = statSync(file).size;
+        // 20 × 30 KB: some 200 pages, in the WAL until a checkpoint (SQLite's own waits for 1,000).
+        const ids: string[] = [];
+        for (let i = 0; i < 20; i++) {
+          const ack = await client.request(
+            'message.send',
+            { room_id: 'CKPT0001', kind: 'custom', content: { blob: 'x'.repeat(30_000) } },
+            { id: `ckpt${i}` },
+          );
+          ids.push(ack.message_id);
+        }
+        expect(await h.stored(ids)).toBe(ids.length);
+        await expect.poll(() => statSync(file).size, POLL).toBeGreaterThan(before + 500_000);
+        await expect.poll(() => h.metric('roomcast_sqlite_wal_pages'), POLL).toBe(0);
       } finally {
         await pool.closeAll();
         await h.server.stop();

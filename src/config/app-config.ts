@@ -286,6 +286,17 @@ export class AppConfig {
   @Max(100)
   JOB_ADD_LINGER_MS = 0;
 
+  /**
+   * Embedded mode (SQLite file): how often a thread of its own copies the WAL into the
+   * database file. 0: SQLite does it inside the commit that fills the WAL, which stalls the
+   * event loop for a sync of the file.
+   */
+  @Transform(toInt)
+  @IsInt()
+  @Min(0)
+  @Max(60_000)
+  SQLITE_CHECKPOINT_MS = 100;
+
   /** Redis key prefix for queues and every other key, so deployments (and test runs) can share a server. */
   @IsString()
   @Matches(/^[A-Za-z0-9_.:-]+$/)

@@ -17,6 +17,7 @@ import { AuditProcessor } from './processors/audit.processor.js';
 import { MessagesProcessor } from './processors/messages.processor.js';
 import { OfflineProcessor } from './processors/offline.processor.js';
 import { ReadStateProcessor } from './processors/read-state.processor.js';
+import { SqliteCheckpointer } from './sqlite-checkpointer.js';
 
 const QUEUE_NAMES = Object.values(QueueName);
 
@@ -52,7 +53,7 @@ export class PersistenceModule {
       return {
         module: PersistenceModule,
         imports: [DiscoveryModule, database],
-        providers: [...processing, { provide: JobQueue, useClass: InProcessJobQueue }],
+        providers: [...processing, SqliteCheckpointer, { provide: JobQueue, useClass: InProcessJobQueue }],
         exports: [JobQueue],
       };
     }
