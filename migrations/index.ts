@@ -3,6 +3,7 @@ import { Messaging1763900000000 } from './1763900000000-Messaging.js';
 import { DirectMessageIndex1764000000000 } from './1764000000000-DirectMessageIndex.js';
 import { PrivateRooms1764100000000 } from './1764100000000-PrivateRooms.js';
 import { SendRecords1764200000000 } from './1764200000000-SendRecords.js';
+import { PartialDirectIndexes1764300000000 } from './1764300000000-PartialDirectIndexes.js';
 
 /** Every migration, in order. Listed explicitly so the same array works compiled and under the test runner. */
 export const MIGRATIONS = [
@@ -11,4 +12,5 @@ export const MIGRATIONS = [
   DirectMessageIndex1764000000000,
   PrivateRooms1764100000000,
   SendRecords1764200000000,
+  PartialDirectIndexes1764300000000,
 ];

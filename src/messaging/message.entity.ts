@@ -2,6 +2,7 @@ import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 
 @Entity('messages')
 @Index('idx_messages_room_seq', ['roomId', 'seq'])
+// On SQLite these two leave room messages out (WHERE … IS NOT NULL; migration PartialDirectIndexes).
 @Index('idx_messages_conversation', ['conversation', 'sentAt'])
 @Index('idx_messages_to', ['toDeviceId', 'fromDeviceId'])
 @Index('idx_messages_sent_as', ['fromDeviceId', 'clientMsgId'])
