@@ -289,13 +289,13 @@ export class AppConfig {
   /**
    * Embedded mode (SQLite file): how often a thread of its own copies the WAL into the
    * database file. 0: SQLite does it inside the commit that fills the WAL, which stalls the
-   * event loop for a sync of the file.
+   * event loop for a sync of the file. Shorter intervals copy often-written pages more often.
    */
   @Transform(toInt)
   @IsInt()
   @Min(0)
   @Max(60_000)
-  SQLITE_CHECKPOINT_MS = 100;
+  SQLITE_CHECKPOINT_MS = 1000;
 
   /** Redis key prefix for queues and every other key, so deployments (and test runs) can share a server. */
   @IsString()
