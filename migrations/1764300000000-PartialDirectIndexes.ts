@@ -1,8 +1,8 @@
 import { type MigrationInterface, type QueryRunner, TableIndex } from 'typeorm';
 
 const DIRECT_INDEXES = [
-  { name: 'idx_messages_conversation', columnNames: ['conversation', 'sent_at'], column: 'conversation' },
-  { name: 'idx_messages_to', columnNames: ['to_device_id', 'from_device_id'], column: 'to_device_id' },
+  { name: 'idx_messages_conversation', columnNames: ['conversation', 'sent_at'] },
+  { name: 'idx_messages_to', columnNames: ['to_device_id', 'from_device_id'] },
 ];
 
 /**
@@ -17,11 +17,12 @@ export class PartialDirectIndexes1764300000000 implements MigrationInterface {
 
   async up(q: QueryRunner): Promise<void> {
     if (q.connection.options.type === 'mysql') return;
-    for (const { name, columnNames, column } of DIRECT_INDEXES) {
+    for (const { name, columnNames } of DIRECT_INDEXES) {
       await q.dropIndex('messages', name);
+      // NULL in the leading column: a room message.
       await q.createIndex(
         'messages',
-        new TableIndex({ name, columnNames, where: `"${column}" IS NOT NULL` }),
+        new TableIndex({ name, columnNames, where: `"${columnNames[0]}" IS NOT NULL` }),
       );
     }
   }

@@ -78,8 +78,8 @@ function checkpointThread(): void {
 export class SqliteCheckpointer implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SqliteCheckpointer.name);
   private readonly walPages: Gauge;
+  /** The running thread; unset once it is stopped or has failed. */
   private worker?: Worker;
-  private stopping = false;
 
   constructor(
     private readonly config: AppConfig,
@@ -109,10 +109,8 @@ export class SqliteCheckpointer implements OnApplicationBootstrap, OnModuleDestr
       if ('error' in report) this.logger.warn(`checkpoint failed: ${report.error}`);
       else this.walPages.set(report.log - report.checkpointed);
     });
-    worker.on('error', (err) => void this.fallBack(`checkpoint thread failed: ${err.message}`));
-    worker.on('exit', (code) => {
-      if (!this.stopping) void this.fallBack(`checkpoint thread exited (${code})`);
-    });
+    worker.on('error', (err) => void this.fallBack(worker, `checkpoint thread failed: ${err.message}`));
+    worker.on('exit', (code) => void this.fallBack(worker, `checkpoint thread exited (${code})`));
     this.worker = worker;
   }
 
@@ -120,16 +118,18 @@ export class SqliteCheckpointer implements OnApplicationBootstrap, OnModuleDestr
   async onModuleDestroy(): Promise<void> {
     const worker = this.worker;
     if (!worker) return;
-    this.stopping = true;
     this.worker = undefined;
     const exited = new Promise((resolve) => worker.once('exit', resolve));
     worker.postMessage('stop');
     await exited;
   }
 
-  /** Without the thread, SQLite checkpoints inside commits again, as it does by default. */
-  private async fallBack(reason: string): Promise<void> {
-    if (this.stopping || !this.worker) return;
+  /**
+   * Without the thread, SQLite checkpoints inside commits again, as it does by default. Only
+   * for the running thread: not for one stopped at shutdown, nor twice (an error, then its exit).
+   */
+  private async fallBack(worker: Worker, reason: string): Promise<void> {
+    if (this.worker !== worker) return;
     this.worker = undefined;
     this.logger.error(`${reason}; the writer checkpoints the WAL itself from now on`);
     await this.autocheckpoint(SQLITE_AUTOCHECKPOINT_PAGES).catch((err: Error) =>
