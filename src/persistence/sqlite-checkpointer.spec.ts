@@ -63,7 +63,19 @@ describe('SqliteCheckpointer', () => {
     await start(20);
     expect(await autocheckpoint()).toBe(BACKSTOP_AUTOCHECKPOINT_PAGES);
     const before = statSync(file).size;
-    await write();
+    // A reader on an older snapshot, on a connection of its own: no checkpoint may copy the
+    // pages written after it began, so the gauge must show them.
+    const reader = await new DataSource({ type: 'better-sqlite3', database: file }).initialize();
+    await reader.query('BEGIN');
+    await reader.query('SELECT COUNT(*) FROM t');
+    try {
+      await write();
+      await expect.poll(walPages, POLL).toMatch(/^roomcast_sqlite_wal_pages [1-9]\d*$/m);
+      expect(statSync(file).size).toBe(before);
+    } finally {
+      await reader.query('COMMIT');
+      await reader.destroy();
+    }
     // SQLite alone would leave these pages in the WAL (fewer than 1,000): the file grows only by a checkpoint.
     await expect.poll(() => statSync(file).size, POLL).toBeGreaterThan(before + 1_000_000);
     await expect.poll(walPages, POLL).toMatch(/^roomcast_sqlite_wal_pages 0$/m);
