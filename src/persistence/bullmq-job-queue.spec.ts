@@ -38,14 +38,23 @@ function fakeQueues(
   env: Record<string, string> = {},
 ) {
   const queues = new Map<QueueName, Queue>();
+  /** Every add, as the jobs it sent: a single add as a list of one. */
   const calls: Record<string, Parameters<AddBulk>[0][]> = {};
+  const singleAdds: Record<string, number> = {};
   const schedulers: Array<{ queue: QueueName; args: Parameters<Upsert> }> = [];
   for (const name of Object.values(QueueName)) {
     calls[name] = [];
+    singleAdds[name] = 0;
     const queue = {
       on: vi.fn(),
       addBulk: (jobs: Parameters<AddBulk>[0]) => {
         calls[name].push(jobs);
+        return addBulk(jobs);
+      },
+      add: (jobName: string, data: unknown, opts?: Parameters<AddBulk>[0][number]['opts']) => {
+        const jobs = [{ name: jobName, data, opts }];
+        calls[name].push(jobs);
+        singleAdds[name]++;
         return addBulk(jobs);
       },
       getJob: async (id: string) => (stored(id) ? { id } : undefined),
@@ -58,7 +67,7 @@ function fakeQueues(
   }
   const registry = new Registry();
   const config = loadConfig({ LOG_LEVEL: 'fatal', ...env });
-  return { jobs: new BullMqJobQueue(queues, registry, config), calls, schedulers, registry };
+  return { jobs: new BullMqJobQueue(queues, registry, config), calls, singleAdds, schedulers, registry };
 }
 
 const seen = (deviceId: string): DeviceSeenJob => ({ deviceId, identity: 'i', roomId: null, at: 1 });
@@ -80,7 +89,7 @@ describe('BullMqJobQueue', () => {
   afterEach(() => vi.useRealTimers());
 
   it('sends the enqueues of one tick with one addBulk per queue, each caller settling on its own', async () => {
-    const { jobs, calls } = fakeQueues(async (added) => added);
+    const { jobs, calls, singleAdds } = fakeQueues(async (added) => added);
     await Promise.all([
       jobs.enqueue(JobName.PersistMessage, message('m-1'), 'm-1'),
       jobs.enqueue(JobName.MessageRecalled, recalled('m-0'), 'recall-m-0'),
@@ -100,6 +109,8 @@ describe('BullMqJobQueue', () => {
     expect(calls[QueueName.Audit]).toEqual([
       [{ name: JobName.DeviceSeen, data: [seen('d1')], opts: expect.any(Object) }],
     ]);
+    // Two jobs go in one addBulk; a single one (the audit pack) is a plain add.
+    expect(singleAdds).toMatchObject({ [QueueName.Messages]: 0, [QueueName.Audit]: 1 });
   });
 
   it('with JOB_ADD_LINGER_MS, sends the enqueues of that time after the first together, in one pack', async () => {

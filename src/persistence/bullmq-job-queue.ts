@@ -314,7 +314,7 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
       );
     });
     try {
-      await Promise.race([this.queue(name).addBulk(jobs.map((j) => j.job)), timeout]);
+      await Promise.race([this.add(this.queue(name), jobs), timeout]);
       for (const { callers } of jobs) for (const add of callers) add.resolve();
     } catch (err) {
       clearTimeout(timer);
@@ -328,6 +328,17 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * A flush usually comes down to one job per queue (its pack). BullMQ's addBulk sends even
+   * one job through an ioredis pipeline, whose constructor copies each of BullMQ's Lua
+   * scripts onto it: about twice the CPU of `add`, which runs the same add script directly.
+   */
+  private add(queue: Queue, jobs: OutgoingJob[]): Promise<unknown> {
+    if (jobs.length > 1) return queue.addBulk(jobs.map((j) => j.job));
+    const { name, data, opts } = jobs[0].job;
+    return queue.add(name, data, opts);
   }
 
   /**
