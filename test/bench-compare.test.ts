@@ -153,6 +153,23 @@ describe('report', () => {
     expect(markdownTables(results)).toContain('| plain ws | rooms of 10 | 9,000 |');
   });
 
+  it('judges the latency target for each Roomcast mode that ran', () => {
+    const embedded = { ...results.fanout[2], server: 'roomcast-embedded' as const, steps: [step(9000, 6)] };
+    const latency = (r: BenchResults) =>
+      targets(r)
+        .filter((t) => t.target.startsWith('p99 < 5 ms'))
+        .map((t) => [t.target.replace(/.*persistence on /, ''), t.met]);
+    expect(latency({ ...results, fanout: [...results.fanout, embedded] })).toEqual([
+      ['(Roomcast (MySQL + Redis))', true],
+      ['(Roomcast (embedded, SQLite))', false],
+    ]);
+    // Without MySQL and Redis the target still shows, as not measured.
+    expect(latency({ ...results, fanout: [results.fanout[1], embedded] })).toEqual([
+      ['(Roomcast (MySQL + Redis))', null],
+      ['(Roomcast (embedded, SQLite))', false],
+    ]);
+  });
+
   it('renders a well-formed SVG with one bar per server and panel', () => {
     const svg = renderChart(results);
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
