@@ -45,6 +45,9 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
   private heartbeat?: NodeJS.Timeout;
   private shuttingDown = false;
   private readonly outbound: OutboundBudget;
+  /** Each socket's connection, for the listeners every socket shares. */
+  private readonly connections = new WeakMap<WebSocket, Connection>();
+  private readonly listeners = this.socketListeners();
 
   constructor(
     private readonly config: AppConfig,
@@ -110,16 +113,42 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
       this.metrics.handshakes.inc({ outcome: 'timeout' });
       conn.close(CloseCode.HANDSHAKE_TIMEOUT, 'handshake timeout');
     }, this.config.HANDSHAKE_TIMEOUT_MS);
-    socket.on('message', (data: RawData, isBinary: boolean) => {
+    this.connections.set(socket, conn);
+    const { message, pong, error, close } = this.listeners;
+    socket.on('message', message).on('pong', pong).on('error', error).on('close', close);
+  }
+
+  /**
+   * One set of listeners for every socket (ws calls them with the socket as `this`), instead
+   * of four closures and their context per socket: about 230 bytes of each idle connection.
+   */
+  private socketListeners() {
+    const conns = this.connections;
+    const onMessage = (conn: Connection, data: RawData, isBinary: boolean) => {
       conn.lastSeen = Date.now();
       conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary));
-    });
-    socket.on('pong', (data: Buffer) => {
+    };
+    const onPong = (conn: Connection, data: Buffer) => {
       conn.lastSeen = Date.now();
       this.handshakes.onPong(conn, data);
-    });
-    socket.on('error', (err) => this.logger.debug(this.about(conn, `socket error: ${err.message}`)));
-    socket.on('close', (code: number) => void this.detach(conn, code));
+    };
+    const onError = (conn: Connection, err: Error) =>
+      this.logger.debug(this.about(conn, `socket error: ${err.message}`));
+    const onClose = (conn: Connection, code: number) => void this.detach(conn, code);
+    return {
+      message(this: WebSocket, data: RawData, isBinary: boolean) {
+        onMessage(conns.get(this)!, data, isBinary);
+      },
+      pong(this: WebSocket, data: Buffer) {
+        onPong(conns.get(this)!, data);
+      },
+      error(this: WebSocket, err: Error) {
+        onError(conns.get(this)!, err);
+      },
+      close(this: WebSocket, code: number) {
+        onClose(conns.get(this)!, code);
+      },
+    };
   }
 
   /** New connections per client IP are limited: an excess one is told RATE_LIMITED and closed with 4429. */
