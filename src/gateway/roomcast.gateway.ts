@@ -124,30 +124,23 @@ export class RoomcastGateway implements OnGatewayConnection, OnApplicationBootst
    */
   private socketListeners() {
     const conns = this.connections;
-    const onMessage = (conn: Connection, data: RawData, isBinary: boolean) => {
-      conn.lastSeen = Date.now();
-      conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary));
-    };
-    const onPong = (conn: Connection, data: Buffer) => {
-      conn.lastSeen = Date.now();
-      this.handshakes.onPong(conn, data);
-    };
-    const onError = (conn: Connection, err: Error) =>
-      this.logger.debug(this.about(conn, `socket error: ${err.message}`));
-    const onClose = (conn: Connection, code: number) => void this.detach(conn, code);
+    const forSocket = <A extends unknown[]>(handle: (conn: Connection, ...args: A) => void) =>
+      function (this: WebSocket, ...args: A) {
+        handle(conns.get(this)!, ...args);
+      };
     return {
-      message(this: WebSocket, data: RawData, isBinary: boolean) {
-        onMessage(conns.get(this)!, data, isBinary);
-      },
-      pong(this: WebSocket, data: Buffer) {
-        onPong(conns.get(this)!, data);
-      },
-      error(this: WebSocket, err: Error) {
-        onError(conns.get(this)!, err);
-      },
-      close(this: WebSocket, code: number) {
-        onClose(conns.get(this)!, code);
-      },
+      message: forSocket((conn, data: RawData, isBinary: boolean) => {
+        conn.lastSeen = Date.now();
+        conn.queue = conn.queue.then(() => this.onFrame(conn, data, isBinary));
+      }),
+      pong: forSocket((conn, data: Buffer) => {
+        conn.lastSeen = Date.now();
+        this.handshakes.onPong(conn, data);
+      }),
+      error: forSocket((conn, err: Error) =>
+        this.logger.debug(this.about(conn, `socket error: ${err.message}`)),
+      ),
+      close: forSocket((conn, code: number) => void this.detach(conn, code)),
     };
   }
 

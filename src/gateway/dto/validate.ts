@@ -24,8 +24,8 @@ function usesTransformer(dto: Type): boolean {
   let known = transformed.get(dto);
   if (known === undefined) {
     known = false;
-    for (let at: unknown = dto; at && at !== Function.prototype; at = Object.getPrototypeOf(at))
-      known ||= TRANSFORMER_METADATA.some((kind) => defaultMetadataStorage[kind].has(at));
+    for (let at: object = dto; !known && at !== Function.prototype; at = Object.getPrototypeOf(at) as object)
+      known = TRANSFORMER_METADATA.some((kind) => defaultMetadataStorage[kind].has(at));
     transformed.set(dto, known);
   }
   return known;
