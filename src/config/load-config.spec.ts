@@ -37,6 +37,15 @@ describe('loadConfig', () => {
     );
   });
 
+  it('lets the message writer wait for more rows only where the ack does not wait for it', () => {
+    const redis = { REDIS_URL: 'redis://127.0.0.1:6379/0' };
+    expect(loadConfig({}).messageBatchWaitMs).toBe(0);
+    expect(loadConfig(redis).messageBatchWaitMs).toBe(10);
+    expect(loadConfig({ ...redis, MESSAGE_BATCH_WAIT_MS: '0' }).messageBatchWaitMs).toBe(0);
+    expect(loadConfig({ MESSAGE_BATCH_WAIT_MS: '3' }).messageBatchWaitMs).toBe(3);
+    expect(() => loadConfig({ MESSAGE_BATCH_WAIT_MS: '-1' })).toThrow(/MESSAGE_BATCH_WAIT_MS/);
+  });
+
   it('takes one JWT key kind at most, and reads the origin allowlist', () => {
     expect(loadConfig({ JWT_JWKS_FILE: '/keys.json' }).authAnonymous).toBe(false);
     expect(() => loadConfig({ JWT_SECRET: 'a-long-enough-secret', JWT_JWKS_FILE: '/keys.json' })).toThrow(

@@ -18,6 +18,7 @@ const KEYS = Object.keys(new AppConfig()).concat([
   'ALLOWED_ORIGINS',
   'AUTH_ANONYMOUS',
   'ADMIN_TOKEN',
+  'MESSAGE_BATCH_WAIT_MS',
 ]);
 
 function readYaml(path: string): Record<string, unknown> {

@@ -111,7 +111,7 @@ export class MessagesProcessor {
     // A value, not a provider: its size and wait are this processor's own configuration.
     this.writer = new BatchWriter({
       maxSize: config.MESSAGE_BATCH_SIZE,
-      maxWaitMs: config.MESSAGE_BATCH_WAIT_MS,
+      maxWaitMs: config.messageBatchWaitMs,
       write: (jobs) => this.insert(jobs),
     });
   }
