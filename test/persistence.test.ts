@@ -1,6 +1,6 @@
 import { statSync } from 'node:fs';
 import { Registry } from 'prom-client';
-import { DataSource } from 'typeorm';
+import { DataSource, In } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode } from '#protocol';
 import { startApp } from '../src/bootstrap.js';
@@ -208,6 +208,43 @@ describe.each(MODES)('persistence (%s)', (mode) => {
       expect(device.firstConnectedAt.getTime()).toBe(1_000_000);
       expect(device.lastConnectedAt.getTime()).toBe(3_000_000);
       expect(device).toMatchObject({ lastRoomId: 'ROOMBBBB', lastIdentity: 'id-ROOMBBBB' });
+    });
+
+    it('writes a burst of sightings with far fewer statements; each device ends at its latest', async () => {
+      const statementsBefore = await h.metric('roomcast_audit_write_rows_count');
+      const rowsBefore = await h.metric('roomcast_audit_write_rows_sum');
+      const ids = Array.from({ length: 50 }, (_, i) => `burst-${i}`);
+      // Two sightings per device, the later one first: one statement may carry both.
+      await Promise.all(
+        ids.flatMap((deviceId) => [
+          h.jobs.enqueue(JobName.DeviceSeen, {
+            deviceId,
+            identity: 'late',
+            roomId: 'ROOMLATE',
+            at: 2_000_000,
+          }),
+          h.jobs.enqueue(JobName.DeviceSeen, {
+            deviceId,
+            identity: 'early',
+            roomId: 'ROOMERLY',
+            at: 1_000_000,
+          }),
+        ]),
+      );
+      await expect
+        .poll(async () => (await h.metric('roomcast_audit_write_rows_sum')) - rowsBefore, POLL)
+        .toBe(100);
+      const statements = (await h.metric('roomcast_audit_write_rows_count')) - statementsBefore;
+      expect(statements).toBeGreaterThan(0);
+      expect(statements).toBeLessThanOrEqual(20);
+      const rows = await h.db.getRepository(DeviceEntity).findBy({ deviceId: In(ids) });
+      expect(rows).toHaveLength(50);
+      for (const row of rows) {
+        expect(row).toMatchObject({ lastIdentity: 'late', lastRoomId: 'ROOMLATE' });
+        expect([row.firstConnectedAt.getTime(), row.lastConnectedAt.getTime()]).toEqual([
+          1_000_000, 2_000_000,
+        ]);
+      }
     });
   });
 
