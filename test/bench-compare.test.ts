@@ -170,6 +170,15 @@ describe('report', () => {
     ]);
   });
 
+  it('judges the idle RSS target against plain ws only when ws ran', () => {
+    const rss = (r: BenchResults) => targets(r).find((t) => t.target.startsWith('idle RSS'))?.met;
+    const roomcast = (bytes: number) => ({ ...results.idle[1], rssPerConnBytes: bytes });
+    expect(rss({ ...results, idle: [results.idle[0], roomcast(7000)] })).toBe(true);
+    expect(rss({ ...results, idle: [results.idle[0], roomcast(8000)] })).toBe(false); // 1.6× ws
+    expect(rss({ ...results, idle: [roomcast(7000)] })).toBeNull();
+    expect(rss({ ...results, idle: [roomcast(9000)] })).toBe(false);
+  });
+
   it('renders a well-formed SVG with one bar per server and panel', () => {
     const svg = renderChart(results);
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);

@@ -152,7 +152,8 @@ export function targets(r: BenchResults): Target[] {
     out.push({
       target: `idle RSS/conn ≤ 1.5× plain ws and ≤ 8 KiB, ${num(largest)} connections (${SERVER_LABELS[rc]})`,
       measured: `${kib(mine.rssPerConnBytes)} KiB vs ${ws ? kib(ws.rssPerConnBytes) : 'n/a'} KiB = ${num(ratio, 2)}×`,
-      met: mine.rssPerConnBytes <= 8 * 1024 && (!ws || ratio <= 1.5),
+      // Over 8 KiB fails on its own; under it, the ratio decides, unknown without a ws run.
+      met: mine.rssPerConnBytes > 8 * 1024 ? false : ws ? ratio <= 1.5 : null,
     });
   }
   const p = r.persistence;
