@@ -3,7 +3,7 @@ import { EventEmitter2 } from '@nestjs/event-emitter';
 import { InjectRepository } from '@nestjs/typeorm';
 import { ErrorCode, type MessageKind, type MessagePayload, type MessageSendAck } from '#protocol';
 import { Repository } from 'typeorm';
-import { v7 as uuidv7 } from 'uuid';
+import { timeOrderedId } from '../common/time-ordered-id.js';
 import { AppConfig } from '../config/app-config.js';
 import { RateLimitService } from '../rate-limit/rate-limit.service.js';
 import { Lifecycle, type MessageCreatedEvent } from '../common/lifecycle-events.js';
@@ -166,7 +166,7 @@ export class MessagingService {
     validateContent(msg.kind, msg.content, this.config);
     return this.once(author, requestId, {
       send: async () => {
-        const message = messageOf(author, { message_id: uuidv7(), ts: Date.now() }, msg, {
+        const message = messageOf(author, { message_id: timeOrderedId(), ts: Date.now() }, msg, {
           to_device_id: msg.toDeviceId,
         });
         try {
@@ -450,7 +450,7 @@ export class MessagingService {
     await this.limits.consume('room', msg.roomId);
     return this.inRoomOrder(msg.roomId, async () => {
       const unnumbered: UnnumberedMessage = {
-        message_id: uuidv7(),
+        message_id: timeOrderedId(),
         room_id: msg.roomId,
         from: { device_id: author.deviceId, identity: author.identity },
         ts: Date.now(),

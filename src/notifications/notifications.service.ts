@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { SystemEvent } from '#protocol';
 import { Repository } from 'typeorm';
-import { v7 as uuidv7 } from 'uuid';
+import { timeOrderedId } from '../common/time-ordered-id.js';
 import { LiveDelivery } from '../common/live-delivery.js';
 import { RoomcastError } from '../common/roomcast-error.js';
 import { AppConfig } from '../config/app-config.js';
@@ -72,7 +72,7 @@ export class NotificationsService {
     const targets = [notification.deviceIds, notification.roomId, notification.everyone || undefined];
     if (targets.filter((t) => t !== undefined).length !== 1)
       throw RoomcastError.badRequest('exactly one target is required: device_ids, room_id or everyone');
-    const notificationId = uuidv7();
+    const notificationId = timeOrderedId();
     const event: SystemEvent = { kind: notification.kind, payload: notification.payload, ts: Date.now() };
     const dedupeKey = notification.dedupeKey ?? `system:${notificationId}`;
     let counts: { delivered: number; stored: number };
