@@ -1,9 +1,12 @@
-import type { Queue } from 'bullmq';
+import { randomUUID } from 'node:crypto';
+import { Queue, Worker } from 'bullmq';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ErrorCode } from '#protocol';
+import { deleteRedisKeys, uniquePrefix } from '../../test/support/services.js';
 import { loadConfig } from '../config/load-config.js';
 import {
+  ADD_PROOF_MS,
   BullMqJobQueue,
   ENQUEUE_TIMEOUT_MS,
   PACK_MAX_ITEMS,
@@ -21,7 +24,11 @@ import {
 } from './job-registry.js';
 
 type AddBulk = (
-  jobs: Array<{ name: string; data: unknown; opts?: { jobId?: string; removeOnComplete?: unknown } }>,
+  jobs: Array<{
+    name: string;
+    data: unknown;
+    opts?: { jobId?: string; removeOnComplete?: unknown; deduplication?: unknown };
+  }>,
 ) => Promise<unknown>;
 
 type Upsert = (
@@ -32,8 +39,11 @@ type Upsert = (
 
 function fakeQueues(
   addBulk: AddBulk,
-  /** Whether Redis holds the job; throws while Redis is away. */
-  stored: (id: string) => boolean = () => false,
+  /**
+   * Whether Redis holds the job (`proof`: only the proof of its add, the job having run and
+   * been dropped); throws while Redis is away.
+   */
+  stored: (id: string) => boolean | 'proof' = () => false,
   upsertJobScheduler: Upsert = async () => ({}),
   env: Record<string, string> = {},
 ) {
@@ -57,7 +67,8 @@ function fakeQueues(
         singleAdds[name]++;
         return addBulk(jobs);
       },
-      getJob: async (id: string) => (stored(id) ? { id } : undefined),
+      getJob: async (id: string) => (stored(id) === true ? { id } : undefined),
+      getDeduplicationJobId: async (id: string) => (stored(id) === 'proof' ? id : null),
       upsertJobScheduler: (...args: Parameters<Upsert>) => {
         schedulers.push({ queue: name, args });
         return upsertJobScheduler(...args);
@@ -101,7 +112,11 @@ describe('BullMqJobQueue', () => {
         {
           name: JobName.PersistMessage,
           data: [message('m-1'), message('m-2')],
-          opts: { jobId: expect.any(String), removeOnComplete: { count: expect.any(Number) } },
+          opts: {
+            jobId: expect.any(String),
+            removeOnComplete: { count: expect.any(Number) },
+            deduplication: expect.any(Object),
+          },
         },
         { name: JobName.MessageRecalled, data: recalled('m-0'), opts: { jobId: 'recall-m-0' } },
       ],
@@ -260,6 +275,58 @@ describe('BullMqJobQueue', () => {
     expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
   });
 
+  it('adds every pack with a proof of its add (a deduplication key of its own id) that outlives the job', async () => {
+    const { jobs, calls } = fakeQueues(async (added) => added);
+    await Promise.all([
+      jobs.enqueue(JobName.PersistMessage, message('m-1'), 'm-1'),
+      jobs.enqueue(JobName.MessageRecalled, recalled('m-1'), 'recall-m-1'),
+    ]);
+    const [pack, recall] = calls[QueueName.Messages].flat();
+    expect(pack.name).toBe(JobName.PersistMessage);
+    expect(pack.opts?.deduplication).toEqual({ id: pack.opts?.jobId, ttl: ADD_PROOF_MS });
+    expect(recall.name).toBe(JobName.MessageRecalled);
+    expect(recall.opts?.deduplication).toBeUndefined();
+  });
+
+  it('after a failed add, finds a pack that already ran and was dropped by the proof of its add', async () => {
+    const { jobs, calls } = fakeQueues(
+      async () => {
+        throw new Error('Connection is closed.');
+      },
+      (id) => (id === calls[QueueName.Messages][0]?.[0]?.opts?.jobId ? 'proof' : false),
+    );
+    const results = await Promise.allSettled([
+      jobs.enqueue(JobName.PersistMessage, message('m-1'), 'm-1'),
+      jobs.enqueue(JobName.PersistMessage, message('m-2'), 'm-2'),
+    ]);
+    expect(results.map((r) => r.status)).toEqual(['fulfilled', 'fulfilled']);
+  });
+
+  it('adds a pack again, rather than call it absent, when Redis answers only after its proof may have expired', async () => {
+    fakeTimeouts();
+    let redisBack = false;
+    const { jobs, calls } = fakeQueues(
+      async (added) => {
+        if (calls[QueueName.Messages].length === 1) throw new Error('Connection is closed.');
+        return added;
+      },
+      () => {
+        if (!redisBack) throw new Error('Connection is closed.');
+        return false; // the job and its proof are both gone: run and dropped, or never added
+      },
+    );
+    const outcome = jobs.enqueue(JobName.PersistMessage, message('m-1'), 'm-1').catch((err: unknown) => err);
+    await advance(0);
+    const uncertain = (await outcome) as EnqueueUncertain;
+    expect(uncertain).toBeInstanceOf(EnqueueUncertain);
+    await advance(ADD_PROOF_MS);
+    redisBack = true;
+    await advance(VERIFY_RETRY_MS);
+    expect(await uncertain.stored).toBe(true);
+    const [first, again] = calls[QueueName.Messages];
+    expect(again).toEqual(first);
+  });
+
   it('rejects a bulk ioredis never sent as plainly unavailable, without looking its jobs up', async () => {
     const lookups: string[] = [];
     const { jobs } = fakeQueues(
@@ -361,5 +428,26 @@ describe('BullMqJobQueue', () => {
     jobs.beforeApplicationShutdown();
     await vi.advanceTimersByTimeAsync(SCHEDULE_RETRY_MS.max * 2);
     expect(schedulers).toHaveLength(4);
+  });
+});
+
+const redisUrl = process.env.RC_TEST_REDIS_URL;
+
+describe.runIf(redisUrl)("BullMQ, as the proof of a pack's add relies on it (real Redis)", () => {
+  it('keeps a deduplication key with a ttl after its job has completed and been removed', async () => {
+    const prefix = uniquePrefix();
+    const connection = { url: redisUrl };
+    const queue = new Queue('proof', { connection, prefix });
+    const worker = new Worker('proof', async () => undefined, { connection, prefix });
+    const id = randomUUID();
+    try {
+      await queue.add('pack', [], { jobId: id, removeOnComplete: true, deduplication: { id, ttl: 60_000 } });
+      await expect.poll(async () => (await queue.getJob(id)) ?? null, { timeout: 5000 }).toBeNull();
+      expect(await queue.getDeduplicationJobId(id)).toBe(id);
+    } finally {
+      await worker.close();
+      await queue.close();
+      await deleteRedisKeys(redisUrl!, prefix);
+    }
   });
 });

@@ -33,6 +33,16 @@ export const PACK_MAX_ITEMS = 100;
  * before packing, so a pack whose add timed out can still be found by settleUncertain.
  */
 const PACKS_KEPT = 100;
+/**
+ * How long Redis keeps the proof that a pack was added: BullMQ's deduplication key of the
+ * pack's id, set by the add script and left in place when the job completes and is dropped
+ * from the PACKS_KEPT kept ones (which at a few hundred packs a second takes well under a
+ * second). A lookup after an unanswered add reads it, so a pack that was added, run and
+ * dropped meanwhile is found stored: "absent" would hand its messages' seqs back for reuse
+ * and have the clients send them again. About 190 bytes of Redis memory per pack (at 500
+ * packs a second, 11 MB).
+ */
+export const ADD_PROOF_MS = 120_000;
 /** Failed jobs fetched per round trip by retryFailed. */
 const RETRY_PAGE = 200;
 /** First and longest wait before registering a schedule again after Redis refused it. */
@@ -78,7 +88,13 @@ function toBullJobs(adds: PendingAdd[]): OutgoingJob[] {
     if (!pack || pack.items.length >= PACK_MAX_ITEMS) {
       pack = { items: [], callers: [] };
       open.set(add.name, pack);
-      const opts = { jobId: randomUUID(), removeOnComplete: { count: PACKS_KEPT } };
+      const jobId = randomUUID();
+      const opts = {
+        jobId,
+        removeOnComplete: { count: PACKS_KEPT },
+        // Its id is new: no other add is ever deduplicated by it, the key only proves this one.
+        deduplication: { id: jobId, ttl: ADD_PROOF_MS },
+      };
       jobs.push({ job: { name: add.name, data: pack.items, opts }, callers: pack.callers });
     }
     pack.items.push(add.data);
@@ -313,6 +329,7 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
         ENQUEUE_TIMEOUT_MS,
       );
     });
+    const sentAt = Date.now();
     try {
       await Promise.race([this.add(this.queue(name), jobs), timeout]);
       for (const { callers } of jobs) for (const add of callers) add.resolve();
@@ -323,7 +340,7 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
         for (const { callers } of jobs)
           for (const add of callers) add.reject(RoomcastError.unavailable(error));
       } else {
-        await this.settleUncertain(name, jobs, error);
+        await this.settleUncertain(name, jobs, error, sentAt);
       }
     } finally {
       clearTimeout(timer);
@@ -345,21 +362,25 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
    * After an add that failed or timed out once sent, Redis may still have stored some jobs
    * (the command can run after we stopped waiting, or Redis ran it and went away before
    * answering). A caller told "unavailable" will hand its message number back and the client
-   * will send again, so each job is looked up first: one that is there is durable and
-   * resolves; one Redis says is absent rejects. When Redis does not answer, the caller gets
-   * an EnqueueUncertain, settled once it does: the lookup goes on the connection of the add,
-   * after it, so an add still on its way is seen.
+   * will send again, so each job is looked up first: one that is there (or, for a pack, its
+   * proof: see ADD_PROOF_MS) is durable and resolves; one Redis says is absent rejects. When
+   * Redis does not answer, the caller gets an EnqueueUncertain, settled once it does: the
+   * lookup goes on the connection of the add, after it, so an add still on its way is seen.
    */
-  private async settleUncertain(name: QueueName, jobs: OutgoingJob[], error: string): Promise<void> {
+  private async settleUncertain(
+    name: QueueName,
+    jobs: OutgoingJob[],
+    error: string,
+    sentAt: number,
+  ): Promise<void> {
     const queue = this.queue(name);
     await Promise.all(
       jobs.map(async ({ job, callers }) => {
-        const id = job.opts!.jobId!;
-        const found = await this.lookUp(queue, id);
+        const found = await this.lookUp(queue, job);
         let stored: Promise<boolean> | undefined;
         if (found === undefined) {
           this.unsettled.inc({ queue: name }, callers.length);
-          stored = this.whenAnswered(queue, id);
+          stored = this.whenAnswered(queue, job, sentAt);
           void stored.then((isStored) => {
             this.unsettled.dec({ queue: name }, callers.length);
             this.countUnconfirmed(name, isStored, callers.length);
@@ -380,12 +401,16 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
     this.unconfirmed.inc({ queue, outcome: stored ? 'stored' : 'absent' }, adds);
   }
 
-  /** Whether Redis holds the job; undefined when it does not answer within VERIFY_TIMEOUT_MS. */
-  private lookUp(queue: Queue, id: string): Promise<boolean | undefined> {
+  /**
+   * Whether Redis holds the job, or the proof that it was added; undefined when it does not
+   * answer within VERIFY_TIMEOUT_MS.
+   */
+  private lookUp(queue: Queue, job: OutgoingJob['job']): Promise<boolean | undefined> {
+    const id = job.opts!.jobId!;
     let timer: NodeJS.Timeout | undefined;
     return Promise.race([
-      queue.getJob(id).then(
-        (job) => Boolean(job),
+      Promise.all([queue.getJob(id), job.opts?.deduplication && queue.getDeduplicationJobId(id)]).then(
+        ([found, proof]) => Boolean(found ?? proof),
         () => undefined,
       ),
       new Promise<undefined>((resolve) => {
@@ -394,13 +419,24 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
     ]).finally(() => clearTimeout(timer));
   }
 
-  /** Asks Redis about the job every VERIFY_RETRY_MS until it answers; never settles after shutdown. */
-  private async whenAnswered(queue: Queue, id: string): Promise<boolean> {
+  /**
+   * Asks Redis about the job every VERIFY_RETRY_MS until it answers; never settles after
+   * shutdown. A pack Redis answers about only once its proof may have expired and that is
+   * not found may have run and been dropped: it is added again (its handlers are idempotent,
+   * so a pack that did run stores nothing twice) rather than called absent.
+   */
+  private async whenAnswered(queue: Queue, job: OutgoingJob['job'], sentAt: number): Promise<boolean> {
     for (;;) {
       await new Promise((resolve) => setTimeout(resolve, VERIFY_RETRY_MS).unref());
       if (this.closed) return new Promise<never>(() => undefined);
-      const found = await this.lookUp(queue, id);
-      if (found !== undefined) return found;
+      const found = await this.lookUp(queue, job);
+      if (found === undefined) continue;
+      if (found || !job.opts?.deduplication || Date.now() < sentAt + ADD_PROOF_MS) return found;
+      const addedAgain = await queue.add(job.name, job.data, job.opts).then(
+        () => true,
+        () => false,
+      );
+      if (addedAgain) return true;
     }
   }
 }
