@@ -441,7 +441,7 @@ export class AppConfig {
    * 0 in embedded mode, where a send's ack waits for its write. With Redis the message is
    * durable in its queue before the ack and history reads recent messages from the room
    * log, so the writer can wait: at 1,000 sends/s an INSERT then carries ~10 messages
-   * instead of ~1, which takes a fifth off MariaDB + Redis's CPU (docs/performance.md).
+   * instead of ~1, which takes a quarter off MariaDB + Redis's CPU (docs/performance.md).
    */
   get messageBatchWaitMs(): number {
     return this.MESSAGE_BATCH_WAIT_MS ?? (this.embedded ? 0 : CLUSTER_MESSAGE_BATCH_WAIT_MS);

@@ -421,9 +421,9 @@ export class BullMqJobQueue extends JobQueue implements BeforeApplicationShutdow
 
   /**
    * Asks Redis about the job every VERIFY_RETRY_MS until it answers; never settles after
-   * shutdown. A pack Redis answers about only once its proof may have expired and that is
-   * not found may have run and been dropped: it is added again (its handlers are idempotent,
-   * so a pack that did run stores nothing twice) rather than called absent.
+   * shutdown. A pack not found when Redis answers only after its proof may have expired may
+   * have run and been dropped: it is added again (its handlers are idempotent, so a pack that
+   * did run stores nothing twice) rather than called absent.
    */
   private async whenAnswered(queue: Queue, job: OutgoingJob['job'], sentAt: number): Promise<boolean> {
     for (;;) {
