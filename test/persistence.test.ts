@@ -92,6 +92,16 @@ describe.each(MODES)('persistence (%s)', (mode) => {
     });
     afterAll(() => h?.server.stop());
 
+    /** Statements a rows-per-statement histogram counted while `work` wrote `rows` rows. */
+    async function statementsWriting(histogram: string, rows: number, work: () => Promise<unknown>) {
+      const statementsBefore = await h.metric(`${histogram}_count`);
+      const rowsBefore = await h.metric(`${histogram}_sum`);
+      await work();
+      // The metric is updated once the statement returns, a moment after its rows are visible.
+      await expect.poll(async () => (await h.metric(`${histogram}_sum`)) - rowsBefore, POLL).toBe(rows);
+      return (await h.metric(`${histogram}_count`)) - statementsBefore;
+    }
+
     it('stores N message jobs as exactly N rows, a repeated message once', async () => {
       const jobs = Array.from({ length: 50 }, () => message({ mentions: ['device-b'] }));
       await Promise.all(jobs.map((job) => h.jobs.enqueue(JobName.PersistMessage, job, job.messageId)));
@@ -116,16 +126,11 @@ describe.each(MODES)('persistence (%s)', (mode) => {
     });
 
     it('writes 200 concurrent jobs with far fewer INSERT statements', async () => {
-      const statementsBefore = await h.metric('roomcast_message_insert_rows_count');
-      const rowsBefore = await h.metric('roomcast_message_insert_rows_sum');
       const jobs = Array.from({ length: 200 }, () => message());
-      await Promise.all(jobs.map((job) => h.jobs.enqueue(JobName.PersistMessage, job, job.messageId)));
-      await expect.poll(() => h.stored(jobs.map((j) => j.messageId)), POLL).toBe(200);
-      // The metric is updated once the INSERT returns, a moment after its rows are visible.
-      await expect
-        .poll(async () => (await h.metric('roomcast_message_insert_rows_sum')) - rowsBefore, POLL)
-        .toBe(200);
-      const statements = (await h.metric('roomcast_message_insert_rows_count')) - statementsBefore;
+      const statements = await statementsWriting('roomcast_message_insert_rows', 200, async () => {
+        await Promise.all(jobs.map((job) => h.jobs.enqueue(JobName.PersistMessage, job, job.messageId)));
+        await expect.poll(() => h.stored(jobs.map((j) => j.messageId)), POLL).toBe(200);
+      });
       expect(statements).toBeGreaterThan(0);
       expect(statements).toBeLessThanOrEqual(20);
     });
@@ -211,30 +216,18 @@ describe.each(MODES)('persistence (%s)', (mode) => {
     });
 
     it('writes a burst of sightings with far fewer statements; each device ends at its latest', async () => {
-      const statementsBefore = await h.metric('roomcast_audit_write_rows_count');
-      const rowsBefore = await h.metric('roomcast_audit_write_rows_sum');
       const ids = Array.from({ length: 50 }, (_, i) => `burst-${i}`);
+      const seen = (deviceId: string, identity: string, roomId: string, at: number) =>
+        h.jobs.enqueue(JobName.DeviceSeen, { deviceId, identity, roomId, at });
       // Two sightings per device, the later one first: one statement may carry both.
-      await Promise.all(
-        ids.flatMap((deviceId) => [
-          h.jobs.enqueue(JobName.DeviceSeen, {
-            deviceId,
-            identity: 'late',
-            roomId: 'ROOMLATE',
-            at: 2_000_000,
-          }),
-          h.jobs.enqueue(JobName.DeviceSeen, {
-            deviceId,
-            identity: 'early',
-            roomId: 'ROOMERLY',
-            at: 1_000_000,
-          }),
-        ]),
+      const statements = await statementsWriting('roomcast_audit_write_rows', 100, () =>
+        Promise.all(
+          ids.flatMap((d) => [
+            seen(d, 'late', 'ROOMLATE', 2_000_000),
+            seen(d, 'early', 'ROOMERLY', 1_000_000),
+          ]),
+        ),
       );
-      await expect
-        .poll(async () => (await h.metric('roomcast_audit_write_rows_sum')) - rowsBefore, POLL)
-        .toBe(100);
-      const statements = (await h.metric('roomcast_audit_write_rows_count')) - statementsBefore;
       expect(statements).toBeGreaterThan(0);
       expect(statements).toBeLessThanOrEqual(20);
       const rows = await h.db.getRepository(DeviceEntity).findBy({ deviceId: In(ids) });
