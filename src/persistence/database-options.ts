@@ -53,7 +53,9 @@ export function databaseOptions(databaseUrl: string, migrationsRun: boolean): Da
     charset: 'utf8mb4_unicode_ci',
     timezone: 'Z',
     dateStrings: false,
-    extra: { connectionLimit: 10 },
+    // trace: mysql2's promise API (TypeORM's) captures a stack trace for every query, for
+    // errors nobody reads with it (TypeORM wraps them): 2 % of a handshake burst's CPU.
+    extra: { connectionLimit: 10, trace: false },
   };
 }
 
