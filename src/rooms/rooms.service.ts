@@ -42,6 +42,9 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(RoomsService.name);
   private sweeper?: NodeJS.Timeout;
   private stopping = false;
+  /** Handshakes' room lookups and creations under way, by room id: see `shared`. */
+  private readonly looking = new Map<string, Promise<RoomEntity | null>>();
+  private readonly creating = new Map<string, Promise<RoomEntity | null>>();
 
   constructor(
     @InjectRepository(RoomEntity) private readonly rooms: Repository<RoomEntity>,
@@ -96,16 +99,34 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
     createdBy: string,
     mayCreate = true,
   ): Promise<{ room: RoomEntity; created: boolean }> {
-    const existing = await this.get(roomId);
+    const existing = await this.shared(this.looking, roomId, () => this.get(roomId)).outcome;
     if (existing) return { room: existing, created: false };
     if (!mayCreate)
       throw new RoomcastError(
         ErrorCode.FORBIDDEN,
         `room ${roomId} does not exist and the token does not grant create:room`,
       );
-    const room = await this.insert(roomId, { createdBy });
-    // Lost a race with another creator: the room exists now, which is what we wanted.
-    return room ? { room, created: true } : { room: await this.getOrThrow(roomId), created: false };
+    const { outcome, first } = this.shared(this.creating, roomId, () => this.insert(roomId, { createdBy }));
+    const room = await outcome;
+    // Lost a race with another node's creator: the room exists now, which is what we wanted.
+    return room ? { room, created: first } : { room: await this.getOrThrow(roomId), created: false };
+  }
+
+  /**
+   * The work under way for this room on this node, or `work` started now (`first`). A room's
+   * members tend to arrive together (a new room filling up, a reconnect after a restart):
+   * they share one lookup, and one insert instead of one each that all but one lose.
+   */
+  private shared(
+    under: Map<string, Promise<RoomEntity | null>>,
+    roomId: string,
+    work: () => Promise<RoomEntity | null>,
+  ): { outcome: Promise<RoomEntity | null>; first: boolean } {
+    const running = under.get(roomId);
+    if (running) return { outcome: running, first: false };
+    const outcome = work().finally(() => under.delete(roomId));
+    under.set(roomId, outcome);
+    return { outcome, first: true };
   }
 
   /**
