@@ -121,6 +121,44 @@ describe.each(logs)('%s', (name, make) => {
   });
 });
 
+describe.runIf(redis)('RedisRoomLog: the counter read before any message', () => {
+  const config = loadConfig({ REDIS_PREFIX: `rc-log-current-${process.pid}`, ROOM_LOG_TTL_MS: '60000' });
+  const keys = new RedisKeys(config);
+  const seqKey = (roomId: string) => keys.key('room', `{${roomId}}`, 'seq');
+  const counted = (max: Record<string, number>) => {
+    const reads: string[] = [];
+    const reader = {
+      maxSeq: async (roomId: string) => (reads.push(roomId), max[roomId] ?? 0),
+    } as StoredSeqReader;
+    return { log: new RedisRoomLog(redis!, keys, reader, config), reads };
+  };
+  afterAll(async () => {
+    const left = await redis!.keys(`${keys.key('room')}*`);
+    if (left.length) await redis!.del(...left);
+  });
+
+  it('is seeded once from the database, kept ROOM_LOG_TTL_MS, and kept for good once a message is numbered', async () => {
+    const { log, reads } = counted({ QUIET: 7 });
+    expect(await log.current('QUIET')).toBe(7);
+    expect(await log.current('QUIET')).toBe(7);
+    expect(reads).toEqual(['QUIET']);
+    const ttl = await redis!.pttl(seqKey('QUIET'));
+    expect(ttl).toBeGreaterThan(50_000);
+    expect(ttl).toBeLessThanOrEqual(60_000);
+    expect(await seqOf(log, 'QUIET')).toBe(8);
+    expect(await redis!.pttl(seqKey('QUIET'))).toBe(-1);
+    expect(reads).toEqual(['QUIET']);
+  });
+
+  it('never reads below the stream when the counter is lost', async () => {
+    const { log } = counted({});
+    for (let i = 0; i < 3; i++) await log.append('AHEAD', msg(String(i)));
+    await redis!.del(seqKey('AHEAD'));
+    expect(await log.current('AHEAD')).toBe(3);
+    expect(await seqOf(log, 'AHEAD')).toBe(4);
+  });
+});
+
 describe.runIf(redis)('RedisRoomLog: sends found by device and client id', () => {
   it('finds the message appended as a send, with its seq, and nothing for other sends', async () => {
     const log = logs.find(([name]) => name === 'RedisRoomLog')![1]({});

@@ -117,9 +117,11 @@ export class LocalRoomLog extends RoomLog {
 /**
  * Redis mode: one counter and one capped stream per room, shared by every node. The counter
  * is seeded (when missing: a new room, or a Redis that lost its data) from the larger of the
- * database's and the stream's last seq, inside the same script that appends. The script is
- * first run without a seed and answers nil when it needs one: a send into a room that has
- * a counter (nearly every send) then costs one round trip, not two.
+ * database's and the stream's last seq, inside the same script that appends or reads it. The
+ * scripts are first run without a seed and answer nil when they need one: a send into a room
+ * that has a counter (nearly every send) then costs one round trip, not two. A counter seeded
+ * by a read expires after ROOM_LOG_TTL_MS unless a message is numbered, so rooms where nobody
+ * ever speaks do not keep a key for good.
  */
 @Injectable()
 export class RedisRoomLog extends RoomLog {
@@ -132,18 +134,31 @@ export class RedisRoomLog extends RoomLog {
     super();
     redis.defineCommand('rcAppend', {
       numberOfKeys: 2,
-      lua: `
+      lua: `${SEEDED}
         if redis.call('EXISTS', KEYS[1]) == 0 then
           local seed = tonumber(ARGV[1])
           if seed < 0 then return false end
-          local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-          if last[1] then seed = math.max(seed, tonumber(last[1][2][2])) end
-          redis.call('SET', KEYS[1], seed)
+          redis.call('SET', KEYS[1], seeded(seed))
         end
         local seq = redis.call('INCR', KEYS[1])
+        -- A counter that rcCurrent seeded expires; one that has numbered a message does not.
+        redis.call('PERSIST', KEYS[1])
         local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'm', ARGV[2], 'c', ARGV[5])
         redis.call('PEXPIRE', KEYS[2], ARGV[4])
         return {seq, id}`,
+    });
+    // Seeds a missing counter as rcAppend does, so that the handshakes into a room where nobody
+    // has spoken yet (no counter) read Redis, not the database, after the first one.
+    redis.defineCommand('rcCurrent', {
+      numberOfKeys: 2,
+      lua: `${SEEDED}
+        local current = redis.call('GET', KEYS[1])
+        if current then return tonumber(current) end
+        local seed = tonumber(ARGV[1])
+        if seed < 0 then return false end
+        seed = seeded(seed)
+        redis.call('SET', KEYS[1], seed, 'PX', ARGV[2])
+        return seed`,
     });
     redis.defineCommand('rcRetract', {
       numberOfKeys: 2,
@@ -189,8 +204,10 @@ export class RedisRoomLog extends RoomLog {
   }
 
   async current(roomId: string): Promise<number> {
-    const value = await this.redis.get(this.roomKeys(roomId)[0]);
-    return value === null ? this.stored.maxSeq(roomId) : Number(value);
+    const [seqKey, streamKey] = this.roomKeys(roomId);
+    const run = (seed: number) =>
+      (this.redis as unknown as LogCommands).rcCurrent(seqKey, streamKey, seed, this.config.ROOM_LOG_TTL_MS);
+    return (await run(UNSEEDED)) ?? (await run(await this.stored.maxSeq(roomId)))!;
   }
 
   async since(roomId: string, afterSeq: number): Promise<MessagePayload[]> {
@@ -219,8 +236,20 @@ const toMessage = (fields: string[]): MessagePayload => ({
   seq: Number(fields[1]),
 });
 
-/** The seed rcAppend is given first: "answer nil if the counter is missing". */
+/** The seed rcAppend and rcCurrent are given first: "answer nil if the counter is missing". */
 const UNSEEDED = -1;
+
+/**
+ * Lua: a missing counter's value from the database's last seq (`seed`) and the stream's, the
+ * larger: messages acked but not written yet are in the stream, and after Redis lost the
+ * counter alone, the stream may be ahead of the database.
+ */
+const SEEDED = `
+  local function seeded(seed)
+    local last = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+    if last[1] then return math.max(seed, tonumber(last[1][2][2])) end
+    return seed
+  end`;
 
 interface LogCommands {
   rcAppend(
@@ -233,4 +262,5 @@ interface LogCommands {
     sentAs: string,
   ): Promise<[number, string] | null>;
   rcRetract(seqKey: string, streamKey: string, seq: number, entry: string): Promise<number>;
+  rcCurrent(seqKey: string, streamKey: string, seed: number, ttlMs: number): Promise<number | null>;
 }
