@@ -4,6 +4,7 @@ import type { MessagePayload } from '#protocol';
 import { Redis } from 'ioredis';
 import { Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
+import { SingleFlight } from '../common/single-flight.js';
 import { RedisKeys } from '../redis/redis.module.js';
 import { MessageEntity } from './message.entity.js';
 
@@ -46,15 +47,20 @@ export abstract class RoomLog {
 
 @Injectable()
 export class StoredSeqReader {
+  /** One read per room at a time: a room's members reading its seq as they arrive together share it. */
+  private readonly reading = new SingleFlight<number>();
+
   constructor(@InjectRepository(MessageEntity) private readonly messages: Repository<MessageEntity>) {}
 
-  async maxSeq(roomId: string): Promise<number> {
-    const row = await this.messages
-      .createQueryBuilder('m')
-      .select('MAX(m.seq)', 'max')
-      .where('m.room_id = :roomId', { roomId })
-      .getRawOne<{ max: string | number | null }>();
-    return Number(row?.max ?? 0);
+  maxSeq(roomId: string): Promise<number> {
+    return this.reading.run(roomId, async () => {
+      const row = await this.messages
+        .createQueryBuilder('m')
+        .select('MAX(m.seq)', 'max')
+        .where('m.room_id = :roomId', { roomId })
+        .getRawOne<{ max: string | number | null }>();
+      return Number(row?.max ?? 0);
+    }).outcome;
   }
 }
 
@@ -65,8 +71,8 @@ export class StoredSeqReader {
 @Injectable()
 export class LocalRoomLog extends RoomLog {
   private readonly counters = new Map<string, number>();
-  /** One database read per room, shared by every caller that arrives while it runs. */
-  private readonly seeding = new Map<string, Promise<void>>();
+  /** One seeding per room: a second `set` after an append would give its number out again. */
+  private readonly seeding = new SingleFlight<void>();
 
   constructor(private readonly stored: StoredSeqReader) {
     super();
@@ -102,15 +108,10 @@ export class LocalRoomLog extends RoomLog {
 
   private async seed(roomId: string): Promise<void> {
     if (this.counters.has(roomId)) return;
-    let pending = this.seeding.get(roomId);
-    if (!pending) {
-      pending = this.stored
-        .maxSeq(roomId)
-        .then((max) => void this.counters.set(roomId, max))
-        .finally(() => this.seeding.delete(roomId));
-      this.seeding.set(roomId, pending);
-    }
-    await pending;
+    await this.seeding.run(
+      roomId,
+      async () => void this.counters.set(roomId, await this.stored.maxSeq(roomId)),
+    ).outcome;
   }
 }
 

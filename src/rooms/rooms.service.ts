@@ -6,6 +6,7 @@ import { LessThan, QueryFailedError, Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { Lifecycle, type MembershipEvent } from '../common/lifecycle-events.js';
 import { RoomcastError } from '../common/roomcast-error.js';
+import { SingleFlight } from '../common/single-flight.js';
 import { PresenceService } from '../presence/presence.service.js';
 import { generateRoomId } from './room-id.js';
 import { RoomMemberEntity } from './room-member.entity.js';
@@ -42,9 +43,12 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(RoomsService.name);
   private sweeper?: NodeJS.Timeout;
   private stopping = false;
-  /** Handshakes' room lookups and creations under way, by room id: see `shared`. */
-  private readonly looking = new Map<string, Promise<RoomEntity | null>>();
-  private readonly creating = new Map<string, Promise<RoomEntity | null>>();
+  /**
+   * A room's members tend to arrive together (a new room filling up, a reconnect after a
+   * restart): they share one lookup, and one insert instead of one each that all but one lose.
+   */
+  private readonly looking = new SingleFlight<RoomEntity | null>();
+  private readonly creating = new SingleFlight<RoomEntity | null>();
 
   constructor(
     @InjectRepository(RoomEntity) private readonly rooms: Repository<RoomEntity>,
@@ -99,34 +103,17 @@ export class RoomsService implements OnApplicationBootstrap, OnModuleDestroy {
     createdBy: string,
     mayCreate = true,
   ): Promise<{ room: RoomEntity; created: boolean }> {
-    const existing = await this.shared(this.looking, roomId, () => this.get(roomId)).outcome;
+    const existing = await this.looking.run(roomId, () => this.get(roomId)).outcome;
     if (existing) return { room: existing, created: false };
     if (!mayCreate)
       throw new RoomcastError(
         ErrorCode.FORBIDDEN,
         `room ${roomId} does not exist and the token does not grant create:room`,
       );
-    const { outcome, first } = this.shared(this.creating, roomId, () => this.insert(roomId, { createdBy }));
+    const { outcome, first } = this.creating.run(roomId, () => this.insert(roomId, { createdBy }));
     const room = await outcome;
     // Lost a race with another node's creator: the room exists now, which is what we wanted.
     return room ? { room, created: first } : { room: await this.getOrThrow(roomId), created: false };
-  }
-
-  /**
-   * The work under way for this room on this node, or `work` started now (`first`). A room's
-   * members tend to arrive together (a new room filling up, a reconnect after a restart):
-   * they share one lookup, and one insert instead of one each that all but one lose.
-   */
-  private shared(
-    under: Map<string, Promise<RoomEntity | null>>,
-    roomId: string,
-    work: () => Promise<RoomEntity | null>,
-  ): { outcome: Promise<RoomEntity | null>; first: boolean } {
-    const running = under.get(roomId);
-    if (running) return { outcome: running, first: false };
-    const outcome = work().finally(() => under.delete(roomId));
-    under.set(roomId, outcome);
-    return { outcome, first: true };
   }
 
   /**
