@@ -184,8 +184,7 @@ export class RedisRoomLog extends RoomLog {
         this.config.ROOM_LOG_TTL_MS,
         sentAs,
       );
-    const appended = (await run(UNSEEDED)) ?? (await run(await this.stored.maxSeq(roomId)));
-    if (!appended) throw new Error(`room ${roomId}: seq counter missing although a seed was given`);
+    const appended = await this.withSeed(roomId, run);
     return { seq: Number(appended[0]), entry: appended[1] };
   }
 
@@ -208,7 +207,17 @@ export class RedisRoomLog extends RoomLog {
     const [seqKey, streamKey] = this.roomKeys(roomId);
     const run = (seed: number) =>
       (this.redis as unknown as LogCommands).rcCurrent(seqKey, streamKey, seed, this.config.ROOM_LOG_TTL_MS);
-    return (await run(UNSEEDED)) ?? (await run(await this.stored.maxSeq(roomId)))!;
+    return this.withSeed(roomId, run);
+  }
+
+  /**
+   * Runs a script that seeds a missing counter: first without a seed (nearly always enough),
+   * then, when it answers nil, with the database's last seq.
+   */
+  private async withSeed<R>(roomId: string, run: (seed: number) => Promise<R | null>): Promise<R> {
+    const result = (await run(UNSEEDED)) ?? (await run(await this.stored.maxSeq(roomId)));
+    if (result === null) throw new Error(`room ${roomId}: seq counter missing although a seed was given`);
+    return result;
   }
 
   async since(roomId: string, afterSeq: number): Promise<MessagePayload[]> {
