@@ -9,6 +9,7 @@ import { ConsoleLogger, Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
+import { cacheValidationMetadata } from './common/validation-metadata-cache.js';
 import type { AppConfig } from './config/app-config.js';
 import { setUpHttp } from './http.js';
 import { RoomcastWsAdapter } from './gateway/ws-adapter.js';
@@ -28,6 +29,7 @@ export async function startApp(
   config: AppConfig,
   extensions: Array<Type | DynamicModule> = [],
 ): Promise<RunningApp> {
+  cacheValidationMetadata();
   if (!config.runsGateway) {
     const app = await NestFactory.createApplicationContext(
       AppModule.forRoot(config, extensions),
