@@ -283,6 +283,24 @@ describe('MessagingService', () => {
     expect((await messaging.sendToRoom(author, text('y'), 'ann')).duplicate).toBe(false);
   });
 
+  it("hands the announcement to the room log's append where the store makes one, and then prepares nothing", async () => {
+    const { messaging, idempotency, log } = service();
+    const announce = { key: 'claim', before: 'before-seq', after: 'after-seq' };
+    const asked: unknown[] = [];
+    idempotency.announcement = (...args) => (asked.push(args), announce);
+    const appended: unknown[] = [];
+    const append = log.append.bind(log);
+    log.append = (roomId, message, sentAs, a) => (appended.push(a), append(roomId, message, sentAs, a));
+    let prepares = 0;
+    idempotency.prepare = async () => void prepares++;
+    const { ack } = await messaging.sendToRoom(author, text('z'), 'folded');
+    expect(asked).toEqual([
+      ['d1', 'folded', 'here', expect.objectContaining({ message_id: ack.message_id, ts: ack.ts })],
+    ]);
+    expect(appended).toEqual([announce]);
+    expect(prepares).toBe(0);
+  });
+
   it('on a failed enqueue: answers UNAVAILABLE, publishes nothing, hands back the seq and the id', async () => {
     const { messaging, queue, delivered } = service();
     await messaging.sendToRoom(author, text('one'));

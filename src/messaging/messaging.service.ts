@@ -458,14 +458,20 @@ export class MessagingService {
         content: msg.content,
         ...(msg.mentions?.length ? { mentions: msg.mentions } : {}),
       };
+      // The ack is announced by the append itself where the store allows (one round trip fewer).
+      const announcement =
+        requestId === undefined
+          ? undefined
+          : this.idempotency.announcement(author.deviceId, requestId, this.config.NODE_ID, unnumbered);
       const appended = await this.log.append(
         msg.roomId,
         unnumbered,
         requestId === undefined ? undefined : sentAs(author, requestId),
+        announcement,
       );
       const message: MessagePayload = { ...unnumbered, seq: appended.seq };
       try {
-        await this.persist(message, requestId);
+        await this.persist(message, requestId, announcement !== undefined);
       } catch (err) {
         if (!(err instanceof EnqueueUncertain)) {
           await this.giveBack(msg.roomId, appended);
@@ -509,7 +515,11 @@ export class MessagingService {
     );
   }
 
-  private async persist(message: MessagePayload, requestId: string | undefined): Promise<void> {
+  private async persist(
+    message: MessagePayload,
+    requestId: string | undefined,
+    announced = false,
+  ): Promise<void> {
     const job: PersistMessageJob = {
       messageId: message.message_id,
       roomId: message.room_id ?? null,
@@ -527,7 +537,7 @@ export class MessagingService {
         : null,
     };
     // Announced before it is durable, so that a repeat can adopt it if this process dies now.
-    if (requestId !== undefined)
+    if (requestId !== undefined && !announced)
       await this.idempotency.prepare(message.from.device_id, requestId, this.config.NODE_ID, ackOf(message));
     try {
       await this.jobs.enqueue(JobName.PersistMessage, job, message.message_id);

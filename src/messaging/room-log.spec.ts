@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../config/load-config.js';
 import { RedisKeys } from '../redis/redis.module.js';
+import { RedisIdempotencyStore } from './idempotency.store.js';
 import {
   LocalRoomLog,
   RedisRoomLog,
@@ -174,5 +175,44 @@ describe.runIf(redis)('RedisRoomLog: sends found by device and client id', () =>
       { ...msg('first'), seq: 2 },
       { ...msg('second'), seq: 3 },
     ]);
+  });
+});
+
+describe.runIf(redis)('RedisRoomLog: the announcing append', () => {
+  const config = loadConfig({ REDIS_PREFIX: `rc-log-announce-${process.pid}` });
+  const keys = new RedisKeys(config);
+  const log = new RedisRoomLog(redis!, keys, stored({ ANN: 4 }), config);
+  const claims = new RedisIdempotencyStore(redis!, keys, config);
+  afterAll(async () => {
+    const left = await redis!.keys(`${keys.key()}*`);
+    if (left.length) await redis!.del(...left);
+  });
+
+  it("prepares the send's claim with its seq in the same step, as prepare would, keeping the claim's expiry", async () => {
+    const message = msg('announced');
+    expect(await claims.claim('d', 'c-1', 'n1')).toEqual({ state: 'claimed' });
+    const ttl = await redis!.pttl(keys.key('idem', 'd', 'c-1'));
+    const announce = claims.announcement('d', 'c-1', 'n1', message);
+    expect((await log.append('ANN', message, 'd\u0000c-1', announce)).seq).toBe(5);
+
+    const ack = { message_id: message.message_id, seq: 5, ts: message.ts };
+    expect(await claims.claim('d', 'c-1', 'n2')).toEqual({ state: 'pending', holder: 'n1', prepared: ack });
+    const after = await redis!.pttl(keys.key('idem', 'd', 'c-1'));
+    expect(after).toBeGreaterThan(0);
+    expect(after).toBeLessThanOrEqual(ttl);
+    // Byte for byte what prepare writes, so confirm and every reader take it alike.
+    const announced = await redis!.get(keys.key('idem', 'd', 'c-1'));
+    await claims.claim('d', 'c-2', 'n1');
+    await claims.prepare('d', 'c-2', 'n1', ack);
+    expect(announced).toBe(await redis!.get(keys.key('idem', 'd', 'c-2')));
+    expect(await claims.confirm('d', 'c-1')).toBe(true);
+    expect(await claims.claim('d', 'c-1', 'n2')).toEqual({ state: 'done', result: ack });
+  });
+
+  it('creates no claim that is gone (expired or released)', async () => {
+    const message = msg('late');
+    const announce = claims.announcement('d', 'gone', 'n1', message);
+    expect((await log.append('ANN', message, 'd\u0000gone', announce)).seq).toBeGreaterThan(0);
+    expect(await redis!.exists(keys.key('idem', 'd', 'gone'))).toBe(0);
   });
 });

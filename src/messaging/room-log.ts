@@ -6,6 +6,7 @@ import { Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config.js';
 import { SingleFlight } from '../common/single-flight.js';
 import { RedisKeys } from '../redis/redis.module.js';
+import type { Announcement } from './idempotency.store.js';
 import { MessageEntity } from './message.entity.js';
 
 /** A room message before its place in the room is known. */
@@ -30,8 +31,15 @@ export abstract class RoomLog {
   /**
    * Numbers the message and keeps it. `sentAs` (device and client id of the send) is kept
    * beside it, out of the message, so that a repeat of a send whose node died can find it.
+   * `announce`, the send's prepared ack with the seq to fill in, is written in the same step;
+   * only the Redis idempotency store makes one, so only RedisRoomLog is given one.
    */
-  abstract append(roomId: string, message: UnnumberedMessage, sentAs?: string): Promise<Appended>;
+  abstract append(
+    roomId: string,
+    message: UnnumberedMessage,
+    sentAs?: string,
+    announce?: Announcement,
+  ): Promise<Appended>;
   /** The kept message appended with `sentAs`, among the newest ROOM_LOG_SIZE. */
   abstract findSent(roomId: string, sentAs: string): Promise<MessagePayload | undefined>;
   /** Removes the entry, and takes its seq back if it is still the last; false when it was not. */
@@ -133,8 +141,9 @@ export class RedisRoomLog extends RoomLog {
     private readonly config: AppConfig,
   ) {
     super();
+    // Keys: the room's counter and stream, and the send's idempotency claim when it announces
+    // (outside the room's slot: Redis Cluster, which Roomcast does not support, would refuse it).
     redis.defineCommand('rcAppend', {
-      numberOfKeys: 2,
       lua: `${SEEDED}
         if redis.call('EXISTS', KEYS[1]) == 0 then
           local seed = tonumber(ARGV[1])
@@ -146,6 +155,7 @@ export class RedisRoomLog extends RoomLog {
         redis.call('PERSIST', KEYS[1])
         local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', 's', seq, 'm', ARGV[2], 'c', ARGV[5])
         redis.call('PEXPIRE', KEYS[2], ARGV[4])
+        if KEYS[3] then redis.call('SET', KEYS[3], ARGV[6] .. seq .. ARGV[7], 'KEEPTTL', 'XX') end
         return {seq, id}`,
     });
     // Seeds a missing counter as rcAppend does, so that the handshakes into a room where nobody
@@ -171,18 +181,25 @@ export class RedisRoomLog extends RoomLog {
     });
   }
 
-  async append(roomId: string, message: UnnumberedMessage, sentAs = ''): Promise<Appended> {
-    const [seqKey, streamKey] = this.roomKeys(roomId);
+  async append(
+    roomId: string,
+    message: UnnumberedMessage,
+    sentAs = '',
+    announce?: Announcement,
+  ): Promise<Appended> {
+    const keys = [...this.roomKeys(roomId), ...(announce ? [announce.key] : [])];
     const text = JSON.stringify(message);
+    const announced = announce ? [announce.before, announce.after] : [];
     const run = (seed: number) =>
       (this.redis as unknown as LogCommands).rcAppend(
-        seqKey,
-        streamKey,
+        keys.length,
+        ...keys,
         seed,
         text,
         this.config.ROOM_LOG_SIZE,
         this.config.ROOM_LOG_TTL_MS,
         sentAs,
+        ...announced,
       );
     const appended = await this.withSeed(roomId, run);
     return { seq: Number(appended[0]), entry: appended[1] };
@@ -234,7 +251,7 @@ export class RedisRoomLog extends RoomLog {
     return this.redis.xrevrange(this.roomKeys(roomId)[1], '+', '-', 'COUNT', this.config.ROOM_LOG_SIZE * 2);
   }
 
-  /** Both under the room's hash tag: one slot, so the scripts run on Redis Cluster too. */
+  /** Both under the room's hash tag, in one slot (only an announcing append reaches outside it). */
   private roomKeys(roomId: string): [seq: string, log: string] {
     return [this.keys.key('room', `{${roomId}}`, 'seq'), this.keys.key('room', `{${roomId}}`, 'log')];
   }
@@ -262,15 +279,8 @@ const SEEDED = `
   end`;
 
 interface LogCommands {
-  rcAppend(
-    seqKey: string,
-    streamKey: string,
-    seed: number,
-    message: string,
-    maxLen: number,
-    ttlMs: number,
-    sentAs: string,
-  ): Promise<[number, string] | null>;
+  /** Keys: seq, stream and the claim to announce (optional); then seed, message, maxLen, ttlMs, sentAs and the announcement's before and after. */
+  rcAppend(keyCount: number, ...keysAndArgs: Array<string | number>): Promise<[number, string] | null>;
   rcRetract(seqKey: string, streamKey: string, seq: number, entry: string): Promise<number>;
   rcCurrent(seqKey: string, streamKey: string, seed: number, ttlMs: number): Promise<number | null>;
 }
