@@ -13,7 +13,8 @@ import type {
 import { backoffDelay, defaultShouldReconnect } from './backoff.js';
 import { RoomcastConnectError, RoomcastRequestError, RoomcastWaitError } from './errors.js';
 import { InboundOrder, type GapInfo } from './inbound-order.js';
-import { Mailbox, type ReceivedEvent } from './mailbox.js';
+import { EventReceiver } from './event-receiver.js';
+import type { ReceivedEvent } from './mailbox.js';
 import {
   RoomcastClient,
   type ClientEventMap,
@@ -201,7 +202,7 @@ const byteLength = (s: string) => new TextEncoder().encode(s).length;
  *
  * Handlers (`on`) and waits (`waitFor`) are registered on this object and survive reconnects.
  */
-export class ReconnectingClient {
+export class ReconnectingClient extends EventReceiver<ReconnectingEventMap> {
   /** Resolves when the client has closed for good; never rejects. */
   readonly closed: Promise<CloseInfo>;
   private readonly counters = { connects: 0, resent: 0, gaps: 0 };
@@ -218,8 +219,6 @@ export class ReconnectingClient {
   private readonly outbox: Outgoing[] = [];
   /** Written on the current socket and not answered yet, by id. */
   private readonly inflight = new Map<string, Outgoing[]>();
-  private readonly handlers = new Map<string, Set<ReconnectingEventHandler<ReconnectingEventType>>>();
-  private readonly mailbox: Mailbox;
   private readonly order: InboundOrder<ReceivedEvent<'message', MessagePayload>>;
   private readonly idPrefix = `r${randomTag()}-`;
   private idCounter = 0;
@@ -249,6 +248,7 @@ export class ReconnectingClient {
     readonly hello: ReconnectingHello,
     private readonly options: ReconnectingClientOptions = {},
   ) {
+    super('ReconnectingClient', options);
     const urls = typeof url === 'string' ? [url] : [...url];
     if (urls.length === 0) throw new TypeError('ReconnectingClient: at least one URL is required');
     for (const u of urls) {
@@ -257,7 +257,6 @@ export class ReconnectingClient {
     }
     this.urls = Object.freeze(urls);
     this.primary = hello.room_id;
-    this.mailbox = new Mailbox(options.bufferSize ?? 1000);
     this.order = new InboundOrder(
       (event) => this.deliver(event),
       (gap) => {
@@ -494,62 +493,6 @@ export class ReconnectingClient {
       if (socket) await socket.close(code, reason);
     }
     return this.closed;
-  }
-
-  // ---- events ----------------------------------------------------------------------------------
-
-  /** Calls `handler` for every event of `type` (server or lifecycle); returns the unsubscribe function. */
-  on<K extends ReconnectingEventType>(type: K, handler: ReconnectingEventHandler<K>): () => void {
-    let set = this.handlers.get(type);
-    if (!set) this.handlers.set(type, (set = new Set()));
-    const h = handler as unknown as ReconnectingEventHandler<ReconnectingEventType>;
-    set.add(h);
-    return () => void set.delete(h);
-  }
-
-  once<K extends ReconnectingEventType>(type: K, handler: ReconnectingEventHandler<K>): () => void {
-    const off = this.on(type, (data, event) => {
-      off();
-      handler(data, event);
-    });
-    return off;
-  }
-
-  /** The oldest unconsumed server event of `type` matching `predicate`, across reconnects. */
-  async waitFor<K extends ClientEventType>(
-    type: K,
-    predicate?: (data: ClientEventMap[K], event: ReceivedEvent<K, ClientEventMap[K]>) => boolean,
-    timeoutMs?: number,
-  ): Promise<ClientEventMap[K]> {
-    const event = await this.mailbox.wait(
-      this.matcher(type, predicate),
-      timeoutMs ?? this.options.waitTimeoutMs ?? 5000,
-      `waitFor("${type}")`,
-    );
-    return event.data as ClientEventMap[K];
-  }
-
-  /** `count` server events of `type`, in order; on failure none is consumed. */
-  async collect<K extends ClientEventType>(
-    type: K,
-    count: number,
-    predicate?: (data: ClientEventMap[K], event: ReceivedEvent<K, ClientEventMap[K]>) => boolean,
-    timeoutMs?: number,
-  ): Promise<Array<ClientEventMap[K]>> {
-    const got = await this.mailbox.collect(
-      this.matcher(type, predicate),
-      count,
-      timeoutMs ?? this.options.waitTimeoutMs ?? 5000,
-      `collect("${type}", ${count})`,
-    );
-    return got.map((e) => e.data as ClientEventMap[K]);
-  }
-
-  /** Removes and returns the unconsumed server events (of `type`, when given). */
-  drain<K extends ClientEventType>(type: K): Array<ReceivedEvent<K, ClientEventMap[K]>>;
-  drain(): ReceivedEvent[];
-  drain(type?: string): ReceivedEvent[] {
-    return this.mailbox.takeAll((e) => type === undefined || e.type === type);
   }
 
   /** A request id: unique across clients and runs, within the 64-character limit. */
@@ -1163,28 +1106,6 @@ export class ReconnectingClient {
 
   private emitLifecycle<K extends LifecycleEventType>(type: K, data: LifecycleEventMap[K]): void {
     this.callHandlers({ type, data, at: Date.now() });
-  }
-
-  private callHandlers(event: ReceivedEvent): void {
-    for (const handler of [...(this.handlers.get(event.type) ?? [])]) {
-      try {
-        handler(event.data as never, event as ReceivedEvent<ReconnectingEventType, never>);
-      } catch (err) {
-        (
-          this.options.onHandlerError ??
-          ((e, t) => console.error(`ReconnectingClient: "${t}" handler threw`, e))
-        )(err, event.type);
-      }
-    }
-  }
-
-  private matcher<K extends ClientEventType>(
-    type: K,
-    predicate?: (data: ClientEventMap[K], event: ReceivedEvent<K, ClientEventMap[K]>) => boolean,
-  ) {
-    return (e: ReceivedEvent) =>
-      e.type === type &&
-      (!predicate || predicate(e.data as ClientEventMap[K], e as ReceivedEvent<K, ClientEventMap[K]>));
   }
 }
 

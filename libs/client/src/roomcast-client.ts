@@ -13,7 +13,8 @@ import type {
   ServerEventType,
 } from '#protocol';
 import { RoomcastConnectError, RoomcastRequestError } from './errors.js';
-import { Mailbox, type ReceivedEvent } from './mailbox.js';
+import { EventReceiver } from './event-receiver.js';
+import type { ReceivedEvent } from './mailbox.js';
 import {
   OPEN,
   resolveWebSocket,
@@ -176,7 +177,7 @@ function randomTag(): string {
  * `room_info`) settle the request and are not events. The handshake's events reach handlers but
  * not the mailbox: they are in the `Handshake` result.
  */
-export class RoomcastClient {
+export class RoomcastClient extends EventReceiver<ClientEventMap> {
   /** Resolves once the socket has closed, with the close code and reason; never rejects. */
   readonly closed: Promise<CloseInfo>;
   /** The `connection` event of the last completed handshake. */
@@ -184,8 +185,6 @@ export class RoomcastClient {
   /** The primary room, from the last completed handshake. */
   room?: RoomEvent;
 
-  protected readonly mailbox: Mailbox;
-  protected readonly handlers = new Map<string, Set<EventHandler<ClientEventType>>>();
   protected readonly pending = new Map<string, PendingRequest[]>();
   protected handshakeState?: HandshakeState;
   protected closeInfo?: CloseInfo;
@@ -198,7 +197,7 @@ export class RoomcastClient {
     protected readonly socket: WebSocketLike,
     protected readonly options: RoomcastClientOptions,
   ) {
-    this.mailbox = new Mailbox(options.bufferSize ?? 1000);
+    super('RoomcastClient', options);
     this.closed = new Promise((resolve) => (this.resolveClosed = resolve));
     socket.binaryType = 'arraybuffer';
     socket.addEventListener('message', (event) => this.onData(event.data));
@@ -424,65 +423,6 @@ export class RoomcastClient {
     this.socket.send(data);
   }
 
-  /** Calls `handler` for every event of `type`; returns the unsubscribe function. */
-  on<K extends ClientEventType>(type: K, handler: EventHandler<K>): () => void {
-    let set = this.handlers.get(type);
-    if (!set) this.handlers.set(type, (set = new Set()));
-    const h = handler as unknown as EventHandler<ClientEventType>;
-    set.add(h);
-    return () => void set.delete(h);
-  }
-
-  /** Like `on`, for the next event of `type` only. */
-  once<K extends ClientEventType>(type: K, handler: EventHandler<K>): () => void {
-    const off = this.on(type, (data, event) => {
-      off();
-      handler(data, event);
-    });
-    return off;
-  }
-
-  /**
-   * Resolves with the oldest unconsumed event of `type` matching `predicate`, including one that
-   * arrived before the call, and consumes it. Rejects (RoomcastWaitError) on timeout, listing
-   * what was received instead, and at once when the socket has closed.
-   */
-  async waitFor<K extends ClientEventType>(
-    type: K,
-    predicate?: EventPredicate<K>,
-    timeoutMs?: number,
-  ): Promise<ClientEventMap[K]> {
-    const event = await this.mailbox.wait(
-      this.matcher(type, predicate),
-      timeoutMs ?? this.options.waitTimeoutMs ?? 5000,
-      `waitFor("${type}")`,
-    );
-    return event.data as ClientEventMap[K];
-  }
-
-  /** Waits for `count` events of `type` (in arrival order); on failure, none is consumed. */
-  async collect<K extends ClientEventType>(
-    type: K,
-    count: number,
-    predicate?: EventPredicate<K>,
-    timeoutMs?: number,
-  ): Promise<Array<ClientEventMap[K]>> {
-    const got = await this.mailbox.collect(
-      this.matcher(type, predicate),
-      count,
-      timeoutMs ?? this.options.waitTimeoutMs ?? 5000,
-      `collect("${type}", ${count})`,
-    );
-    return got.map((e) => e.data as ClientEventMap[K]);
-  }
-
-  /** Removes and returns the unconsumed events (of `type`, when given), oldest first. */
-  drain<K extends ClientEventType>(type: K): Array<ReceivedEvent<K, ClientEventMap[K]>>;
-  drain(): ReceivedEvent[];
-  drain(type?: string): ReceivedEvent[] {
-    return this.mailbox.takeAll((e) => type === undefined || e.type === type);
-  }
-
   /** The highest `seq` received for a room (from live or replayed `message` events), if any. */
   lastSeq(roomId: string): number | undefined {
     return this.seqs.get(roomId);
@@ -559,16 +499,7 @@ export class RoomcastClient {
     const claimedByHandshake = this.handshakeState
       ? this.onHandshakeEvent(this.handshakeState, event)
       : false;
-    for (const handler of [...(this.handlers.get(event.type) ?? [])]) {
-      try {
-        handler(event.data as never, event as ReceivedEvent<ClientEventType, never>);
-      } catch (err) {
-        (this.options.onHandlerError ?? ((e, t) => console.error(`RoomcastClient: "${t}" handler threw`, e)))(
-          err,
-          event.type,
-        );
-      }
-    }
+    this.callHandlers(event);
     if (!claimedByHandshake) this.mailbox.push(event);
   }
 
@@ -655,12 +586,6 @@ export class RoomcastClient {
   }
 
   // ---- helpers ---------------------------------------------------------------------------------
-
-  private matcher<K extends ClientEventType>(type: K, predicate?: EventPredicate<K>) {
-    return (e: ReceivedEvent) =>
-      e.type === type &&
-      (!predicate || predicate(e.data as ClientEventMap[K], e as ReceivedEvent<K, ClientEventMap[K]>));
-  }
 
   private settlePending(id: string, answer: PendingRequest['answer'], data: unknown): boolean {
     const entry = this.pending.get(id)?.find((p) => p.answer === answer);
