@@ -1,15 +1,13 @@
-import type { ClientEventMap, ClientEventType, EventPredicate } from './roomcast-client.js';
+import type {
+  ClientEventMap,
+  ClientEventType,
+  EventPredicate,
+  RoomcastClientOptions,
+} from './roomcast-client.js';
 import { Mailbox, type ReceivedEvent } from './mailbox.js';
 
-/** What EventReceiver reads of a client's options. */
-export interface EventReceiverOptions {
-  /** Unconsumed server events kept for `waitFor`; 0 keeps none. Default 1000. */
-  bufferSize?: number;
-  /** Default timeout of `waitFor()`/`collect()`. Default 5000. */
-  waitTimeoutMs?: number;
-  /** Called when an event handler throws. Default: console.error. */
-  onHandlerError?: (err: unknown, type: string) => void;
-}
+/** What EventReceiver reads of a client's options (documented there). */
+type EventReceiverOptions = Pick<RoomcastClientOptions, 'bufferSize' | 'waitTimeoutMs' | 'onHandlerError'>;
 
 type Handler<M, K extends keyof M & string> = (data: M[K], event: ReceivedEvent<K, M[K]>) => void;
 
